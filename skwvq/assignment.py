@@ -1,0 +1,247 @@
+"""Nearest-code assignment: chunked BLAS distances fused with numba argmin and per-code sums."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from numba import njit
+from threadpoolctl import ThreadpoolController
+
+# Rows per chunk are chosen so that the chunk's distance block (rows x K) stays
+# near this many bytes: small enough to live in cache between the GEMM that
+# writes it and the argmin that reads it, large enough for an efficient GEMM.
+_DISTANCE_BLOCK_BYTES = 1 << 21
+_MIN_CHUNK_ROWS = 64
+
+
+@dataclass
+class Assignment:
+    """Result of assigning samples to their nearest codes.
+
+    Attributes
+    ----------
+    labels : ndarray of shape (n_samples,), dtype int64
+        Index of the nearest code of each sample.
+    sq_distances : ndarray of shape (n_samples,)
+        Squared Euclidean distance of each sample to its nearest code.
+    counts : ndarray of shape (n_codes,), dtype float64
+        Total sample weight assigned to each code.
+    sums : ndarray of shape (n_codes, n_features), dtype float64
+        Weighted sum of the samples assigned to each code.
+    """
+
+    labels: np.ndarray
+    sq_distances: np.ndarray
+    counts: np.ndarray
+    sums: np.ndarray
+
+
+def chunk_rows(n_codes: int, itemsize: int) -> int:
+    """Number of rows per chunk so that a chunk's distance block stays cache-sized."""
+    return max(_MIN_CHUNK_ROWS, _DISTANCE_BLOCK_BYTES // max(1, n_codes * itemsize))
+
+
+def partial_sq_distances(X_chunk, codebook, code_sq_norms):
+    """``||c||^2 - 2 x.c`` for a block of rows: the squared distance less ``||x||^2``."""
+    block = X_chunk @ codebook.T
+    block *= -2
+    block += code_sq_norms
+    return block
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+@lru_cache(maxsize=4)
+def _executor(n_threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="skwvq")
+
+
+def available_threads() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@njit(cache=True, nogil=True)
+def _argmin_rows(partial, x_sq_norms, labels, sq_distances):
+    n_rows, n_codes = partial.shape
+    for i in range(n_rows):
+        best = partial[i, 0]
+        best_k = 0
+        for k in range(1, n_codes):
+            value = partial[i, k]
+            if value < best:
+                best = value
+                best_k = k
+        labels[i] = best_k
+        # Rounding in the expanded form can dip just below zero.
+        sq_distances[i] = max(best + x_sq_norms[i], 0.0)
+
+
+@njit(cache=True, nogil=True)
+def _accumulate(X, labels, sample_weight, counts, sums):
+    # One serial pass in row order, so the sums do not depend on the thread count.
+    n_rows, n_features = X.shape
+    for i in range(n_rows):
+        k = labels[i]
+        w = sample_weight[i]
+        counts[k] += w
+        for j in range(n_features):
+            sums[k, j] += w * X[i, j]
+
+
+def _nearest_codes_chunk(X, rows, codebook, code_sq_norms, x_sq_norms, labels, sq_distances):
+    X_chunk = np.ascontiguousarray(X[rows])
+    chunk_sq_norms = (
+        np.einsum("ij,ij->i", X_chunk, X_chunk) if x_sq_norms is None else x_sq_norms[rows]
+    )
+    partial = partial_sq_distances(X_chunk, codebook, code_sq_norms)
+    _argmin_rows(partial, chunk_sq_norms, labels[rows], sq_distances[rows])
+
+
+def nearest_codes(X, codebook, *, x_sq_norms=None, chunk_size=None, n_threads=None):
+    """Labels and squared distances of the nearest codes, chunks spread over threads.
+
+    Each thread runs single-threaded BLAS on its own chunk followed by the numba
+    argmin while the chunk's distance block is still in cache; BLAS's own threads
+    are held at one meanwhile, since they would otherwise spin against ours.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,), int64
+    sq_distances : ndarray of shape (n_samples,), dtype of X
+    """
+    n_samples = X.shape[0]
+    n_codes = codebook.shape[0]
+    if chunk_size is None:
+        chunk_size = chunk_rows(n_codes, X.dtype.itemsize)
+    if n_threads is None:
+        n_threads = available_threads()
+    code_sq_norms = np.einsum("ij,ij->i", codebook, codebook)
+    labels = np.empty(n_samples, dtype=np.int64)
+    sq_distances = np.empty(n_samples, dtype=X.dtype)
+    chunks = [
+        slice(start, min(start + chunk_size, n_samples))
+        for start in range(0, n_samples, chunk_size)
+    ]
+
+    def run(rows):
+        _nearest_codes_chunk(
+            X, rows, codebook, code_sq_norms, x_sq_norms, labels, sq_distances
+        )
+
+    n_threads = min(n_threads, len(chunks))
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        if n_threads <= 1:
+            for rows in chunks:
+                run(rows)
+        else:
+            list(_executor(n_threads).map(run, chunks))
+    return labels, sq_distances
+
+
+def assign(
+    X: np.ndarray,
+    codebook: np.ndarray,
+    *,
+    sample_weight: np.ndarray | None = None,
+    x_sq_norms: np.ndarray | None = None,
+    chunk_size: int | None = None,
+    n_threads: int | None = None,
+) -> Assignment:
+    """Assign every sample to its nearest code and gather per-code statistics.
+
+    Distances are computed chunk by chunk as ``||x||^2 + ||c||^2 - 2 x.c`` with
+    one BLAS product per chunk and a numba argmin while the chunk is in cache
+    (chunks spread over threads); one serial numba pass then adds each sample
+    to its code's weighted count and sum, in row order. Memory stays
+    ``O(chunk_size * n_codes)``: the ``n_samples x n_codes`` matrix is never formed.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+        Samples (read-only and memory-mapped arrays are accepted).
+    codebook : ndarray of shape (n_codes, n_features)
+        Codes, in the dtype of ``X``.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Weights of the samples in ``counts`` and ``sums``; ones if None.
+    x_sq_norms : ndarray of shape (n_samples,), default=None
+        Precomputed squared norms of the rows of ``X``.
+    chunk_size : int, default=None
+        Rows per chunk; sized from ``n_codes`` to stay in cache if None.
+    n_threads : int, default=None
+        Threads over chunks; all available cores if None. Results do not depend on it.
+
+    Returns
+    -------
+    Assignment
+        Labels, squared distances, per-code weighted counts and sums.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skwvq.assignment import assign
+    >>> X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0]])
+    >>> codebook = np.array([[0.0, 0.0], [5.0, 5.0], [9.0, 9.0]])
+    >>> result = assign(X, codebook)
+    >>> result.labels
+    array([0, 0, 1])
+    >>> result.counts
+    array([2., 1., 0.])
+    """
+    n_samples, n_features = X.shape
+    n_codes = codebook.shape[0]
+    if sample_weight is None:
+        sample_weight = np.ones(n_samples, dtype=X.dtype)
+    labels, sq_distances = nearest_codes(
+        X, codebook, x_sq_norms=x_sq_norms, chunk_size=chunk_size, n_threads=n_threads
+    )
+    counts = np.zeros(n_codes, dtype=np.float64)
+    sums = np.zeros((n_codes, n_features), dtype=np.float64)
+    _accumulate(X, labels, sample_weight, counts, sums)
+    return Assignment(labels, sq_distances, counts, sums)
+
+
+def pairwise_distances_chunked(X: np.ndarray, codebook: np.ndarray) -> np.ndarray:
+    """Euclidean distances from every sample to every code, computed chunk by chunk.
+
+    The output is ``n_samples x n_codes`` by nature; only the temporaries are chunked.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    codebook : ndarray of shape (n_codes, n_features)
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_codes)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skwvq.assignment import pairwise_distances_chunked
+    >>> pairwise_distances_chunked(np.array([[3.0, 4.0]]), np.zeros((2, 2)))
+    array([[5., 5.]])
+    """
+    n_samples = X.shape[0]
+    n_codes = codebook.shape[0]
+    chunk_size = chunk_rows(n_codes, X.dtype.itemsize)
+    code_sq_norms = np.einsum("ij,ij->i", codebook, codebook)
+    out = np.empty((n_samples, n_codes), dtype=X.dtype)
+    for start in range(0, n_samples, chunk_size):
+        rows = slice(start, min(start + chunk_size, n_samples))
+        X_chunk = np.asarray(X[rows])
+        block = partial_sq_distances(X_chunk, codebook, code_sq_norms)
+        block += np.einsum("ij,ij->i", X_chunk, X_chunk)[:, None]
+        np.maximum(block, 0, out=block)
+        out[rows] = np.sqrt(block)
+    return out

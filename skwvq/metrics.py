@@ -1,0 +1,370 @@
+"""Quantizer metrics (E, U, C, W) and scorers that judge any fitted quantizer by them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from .alignment import (
+    check_exact_size,
+    exact_targets,
+    gaussian_w2,
+    ot_sample,
+    sliced_targets,
+    weighted_moments,
+)
+from .assignment import assign
+
+__all__ = [
+    "quantization_error",
+    "codebook_utilization",
+    "codebook_perplexity",
+    "wasserstein_distance",
+    "quantization_error_scorer",
+    "utilization_scorer",
+    "perplexity_scorer",
+    "wasserstein_scorer",
+    "vq_scores",
+    "get_scorer",
+]
+
+WASSERSTEIN_METHODS = ("gaussian", "sliced", "exact")
+
+
+def _check_inputs(X, codebook, sample_weight):
+    X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+    codebook = check_array(codebook, dtype=X.dtype, input_name="codebook")
+    if codebook.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"X has {X.shape[1]} features but the codebook has {codebook.shape[1]}."
+        )
+    if sample_weight is not None:
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        )
+        if not sample_weight.sum() > 0:
+            raise ValueError("sample_weight sums to zero: no sample would count.")
+    return X, codebook, sample_weight
+
+
+def _usage(X, codebook, sample_weight):
+    """Squared distances and weighted per-code counts, from the one assignment kernel."""
+    result = assign(X, codebook, sample_weight=sample_weight)
+    return result.sq_distances, result.counts
+
+
+def _error_from(sq_distances, sample_weight) -> float:
+    return float(np.average(sq_distances, weights=sample_weight))
+
+
+def _utilization_from(counts) -> float:
+    return float(np.mean(counts > 0))
+
+
+def _perplexity_from(counts) -> float:
+    p = counts[counts > 0] / counts.sum()
+    return float(np.exp(-np.sum(p * np.log(p))))
+
+
+def quantization_error(X, codebook, *, sample_weight=None) -> float:
+    """Quantization error E: mean squared distance from each sample to its nearest code.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    codebook : array-like of shape (n_codes, n_features)
+    sample_weight : array-like of shape (n_samples,), default=None
+        E is then the weighted mean.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skwvq.metrics import quantization_error
+    >>> quantization_error(np.array([[0.0], [1.0], [4.0]]), np.array([[0.0], [4.0]]))
+    0.3333333333333333
+    """
+    X, codebook, sample_weight = _check_inputs(X, codebook, sample_weight)
+    sq_distances, _ = _usage(X, codebook, sample_weight)
+    return _error_from(sq_distances, sample_weight)
+
+
+def codebook_utilization(X, codebook, *, sample_weight=None) -> float:
+    """Codebook utilization U: fraction of codes that are nearest to at least one sample.
+
+    Samples of zero weight do not count as using their code.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    codebook : array-like of shape (n_codes, n_features)
+    sample_weight : array-like of shape (n_samples,), default=None
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skwvq.metrics import codebook_utilization
+    >>> codebook_utilization(np.array([[0.0], [1.0]]), np.array([[0.0], [9.0]]))
+    0.5
+    """
+    X, codebook, sample_weight = _check_inputs(X, codebook, sample_weight)
+    _, counts = _usage(X, codebook, sample_weight)
+    return _utilization_from(counts)
+
+
+def codebook_perplexity(X, codebook, *, sample_weight=None) -> float:
+    """Codebook perplexity C: exp of the entropy (natural log) of the code-usage histogram.
+
+    ``1 <= C <= n_codes``; ``C = n_codes`` when every code is used equally.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    codebook : array-like of shape (n_codes, n_features)
+    sample_weight : array-like of shape (n_samples,), default=None
+        The histogram counts weights instead of samples.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skwvq.metrics import codebook_perplexity
+    >>> codebook_perplexity(np.array([[0.0], [1.0], [9.0], [8.0]]), np.array([[0.0], [9.0]]))
+    2.0
+    """
+    X, codebook, sample_weight = _check_inputs(X, codebook, sample_weight)
+    _, counts = _usage(X, codebook, sample_weight)
+    return _perplexity_from(counts)
+
+
+def wasserstein_distance(
+    X,
+    codebook,
+    *,
+    sample_weight=None,
+    method: str = "gaussian",
+    n_projections: int = 256,
+    max_samples: int | None = 4096,
+    random_state=None,
+) -> float:
+    """2-Wasserstein distance W between the data and the uniformly weighted codebook.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    codebook : array-like of shape (n_codes, n_features)
+    sample_weight : array-like of shape (n_samples,), default=None
+        Masses of the samples (normalised to sum to one).
+    method : {"gaussian", "sliced", "exact"}, default="gaussian"
+        ``"gaussian"``: closed form between the Gaussian fits of both sides (only
+        means and covariances count). ``"sliced"``: ``sqrt(d)`` times the sliced
+        2-Wasserstein distance over ``n_projections`` random directions, a scale on
+        which a translation by ``v`` gives ``|v|``, as W does. ``"exact"``: exact OT
+        (``ot.emd``) between at most ``max_samples`` samples and the codes.
+    n_projections : int, default=256
+        Directions for ``"sliced"``.
+    max_samples : int or None, default=4096
+        Samples drawn (without replacement) for ``"exact"``; all if None.
+    random_state : int, RandomState instance or None, default=None
+        Draws of directions and samples.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skwvq.metrics import wasserstein_distance
+    >>> rng = np.random.default_rng(0)
+    >>> codebook = rng.normal(size=(200, 2))
+    >>> X = codebook + np.array([3.0, 4.0])
+    >>> round(wasserstein_distance(X, codebook, method="gaussian"), 6)
+    5.0
+    >>> round(wasserstein_distance(X, codebook, method="exact"), 6)
+    5.0
+    """
+    if method not in WASSERSTEIN_METHODS:
+        raise ValueError(f"method must be one of {WASSERSTEIN_METHODS}, got {method!r}.")
+    X, codebook, sample_weight = _check_inputs(X, codebook, sample_weight)
+    rng = check_random_state(random_state)
+    if method == "gaussian":
+        data_mean, data_cov = weighted_moments(X, sample_weight)
+        code_mean, code_cov = weighted_moments(codebook)
+        return float(np.sqrt(gaussian_w2(data_mean, data_cov, code_mean, code_cov)))
+    size = X.shape[0] if max_samples is None or method == "sliced" else max_samples
+    if method == "exact":
+        check_exact_size(min(size, X.shape[0]), codebook.shape[0])
+    sample, masses = ot_sample(X, sample_weight, size, rng)
+    if method == "sliced":
+        import ot
+
+        directions = ot.sliced.get_random_projections(
+            X.shape[1], n_projections, seed=rng
+        )
+        _, w2 = sliced_targets(codebook, sample, masses, directions)
+    else:
+        _, w2 = exact_targets(codebook, sample, masses)
+    return float(np.sqrt(w2))
+
+
+# --------------------------------------------------------------------------- #
+# Scorers: callables (estimator, X, y=None) for GridSearchCV(scoring=...)
+# --------------------------------------------------------------------------- #
+def _quantizer_codebook(estimator, X):
+    """The fitted codebook of a quantizer (or of a pipeline's last step) and X in its space."""
+    if isinstance(estimator, Pipeline):
+        if len(estimator.steps) > 1:
+            X = estimator[:-1].transform(X)
+        estimator = estimator[-1]
+    check_is_fitted(estimator)
+    for name in ("codebook_", "cluster_centers_"):
+        codebook = getattr(estimator, name, None)
+        if codebook is not None:
+            return np.asarray(codebook), X
+    raise TypeError(
+        f"{type(estimator).__name__} has neither codebook_ nor cluster_centers_: "
+        "the vector-quantization scorers need a fitted quantizer such as "
+        "WassersteinVQ, KMeans or MiniBatchKMeans."
+    )
+
+
+def quantization_error_scorer(estimator, X, y=None) -> float:
+    """Scorer: minus the quantization error E of the fitted quantizer on X (greater is better).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.cluster import KMeans
+    >>> from skwvq.metrics import quantization_error_scorer
+    >>> X = np.array([[0.0], [1.0], [10.0], [11.0]])
+    >>> km = KMeans(n_clusters=2, n_init=1, random_state=0).fit(X)
+    >>> quantization_error_scorer(km, X)
+    -0.25
+    """
+    codebook, X = _quantizer_codebook(estimator, X)
+    return -quantization_error(X, codebook)
+
+
+def utilization_scorer(estimator, X, y=None) -> float:
+    """Scorer: codebook utilization U of the fitted quantizer on X.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.cluster import KMeans
+    >>> from skwvq.metrics import utilization_scorer
+    >>> X = np.array([[0.0], [1.0], [10.0], [11.0]])
+    >>> utilization_scorer(KMeans(n_clusters=2, n_init=1, random_state=0).fit(X), X)
+    1.0
+    """
+    codebook, X = _quantizer_codebook(estimator, X)
+    return codebook_utilization(X, codebook)
+
+
+def perplexity_scorer(estimator, X, y=None) -> float:
+    """Scorer: codebook perplexity C of the fitted quantizer on X.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.cluster import KMeans
+    >>> from skwvq.metrics import perplexity_scorer
+    >>> X = np.array([[0.0], [1.0], [10.0], [11.0]])
+    >>> perplexity_scorer(KMeans(n_clusters=2, n_init=1, random_state=0).fit(X), X)
+    2.0
+    """
+    codebook, X = _quantizer_codebook(estimator, X)
+    return codebook_perplexity(X, codebook)
+
+
+def wasserstein_scorer(estimator, X, y=None) -> float:
+    """Scorer: minus the Gaussian 2-Wasserstein distance between X and the codebook.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.cluster import KMeans
+    >>> from skwvq.metrics import wasserstein_scorer
+    >>> X = np.array([[0.0], [1.0], [10.0], [11.0]])
+    >>> km = KMeans(n_clusters=2, n_init=1, random_state=0).fit(X)
+    >>> round(wasserstein_scorer(km, X), 4)  # variances 25.25 and 25: 5 - sqrt(25.25)
+    -0.0249
+    """
+    codebook, X = _quantizer_codebook(estimator, X)
+    return -wasserstein_distance(X, codebook, method="gaussian")
+
+
+def vq_scores(estimator, X, y=None) -> dict[str, float]:
+    """All four scores at once, for multi-metric search (``GridSearchCV(scoring=vq_scores)``).
+
+    Keys: ``"neg_quantization_error"``, ``"utilization"``, ``"perplexity"``,
+    ``"neg_wasserstein"``. One assignment pass serves E, U and C.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.cluster import KMeans
+    >>> from skwvq.metrics import vq_scores
+    >>> X = np.array([[0.0], [1.0], [10.0], [11.0]])
+    >>> scores = vq_scores(KMeans(n_clusters=2, n_init=1, random_state=0).fit(X), X)
+    >>> scores["neg_quantization_error"], scores["utilization"], scores["perplexity"]
+    (-0.25, 1.0, 2.0)
+    """
+    codebook, X = _quantizer_codebook(estimator, X)
+    X, codebook, _ = _check_inputs(X, codebook, None)
+    sq_distances, counts = _usage(X, codebook, None)
+    return {
+        "neg_quantization_error": -_error_from(sq_distances, None),
+        "utilization": _utilization_from(counts),
+        "perplexity": _perplexity_from(counts),
+        "neg_wasserstein": -wasserstein_distance(X, codebook, method="gaussian"),
+    }
+
+
+_SCORERS: dict[str, Callable] = {
+    "neg_quantization_error": quantization_error_scorer,
+    "utilization": utilization_scorer,
+    "perplexity": perplexity_scorer,
+    "neg_wasserstein": wasserstein_scorer,
+}
+
+
+def get_scorer(name: str) -> Callable:
+    """The scorer callable registered under ``name``.
+
+    Parameters
+    ----------
+    name : {"neg_quantization_error", "utilization", "perplexity", "neg_wasserstein"}
+
+    Returns
+    -------
+    callable
+        ``scorer(estimator, X, y=None) -> float``, greater is better.
+
+    Examples
+    --------
+    >>> from skwvq.metrics import get_scorer
+    >>> get_scorer("utilization").__name__
+    'utilization_scorer'
+    """
+    try:
+        return _SCORERS[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown scorer {name!r}; available: {sorted(_SCORERS)}."
+        ) from None
