@@ -277,8 +277,6 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
         n_weighted = int(np.count_nonzero(sample_weight))
-        if n_weighted == 0:
-            raise ValueError("sample_weight is zero everywhere: no sample would count.")
         if n_weighted < self.n_clusters:
             raise ValueError(
                 f"Only {n_weighted} samples have a positive sample_weight; "

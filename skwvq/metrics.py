@@ -46,8 +46,6 @@ def _check_inputs(X, codebook, sample_weight):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
-        if not sample_weight.sum() > 0:
-            raise ValueError("sample_weight sums to zero: no sample would count.")
     return X, codebook, sample_weight
 
 
