@@ -99,10 +99,14 @@ def _accumulate(X, labels, sample_weight, counts, sums):
             sums[k, j] += w * X[i, j]
 
 
-def _nearest_codes_chunk(X, rows, codebook, code_sq_norms, x_sq_norms, labels, sq_distances):
+def _nearest_codes_chunk(
+    X, rows, codebook, code_sq_norms, x_sq_norms, labels, sq_distances
+):
     X_chunk = np.ascontiguousarray(X[rows])
     chunk_sq_norms = (
-        np.einsum("ij,ij->i", X_chunk, X_chunk) if x_sq_norms is None else x_sq_norms[rows]
+        np.einsum("ij,ij->i", X_chunk, X_chunk)
+        if x_sq_norms is None
+        else x_sq_norms[rows]
     )
     partial = partial_sq_distances(X_chunk, codebook, code_sq_norms)
     _argmin_rows(partial, chunk_sq_norms, labels[rows], sq_distances[rows])

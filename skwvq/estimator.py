@@ -152,10 +152,12 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         ``tol`` times the mean per-feature variance of the data (as ``KMeans``).
     ot_sample_size : int, default=None
         Data points (drawn once per fit) that the sliced and exact alignments
-        transport to. None: ``max(8 K, 16384)`` for sliced, ``4 K`` (within the
-        exact solver's size limit) for exact; capped at ``n_samples``.
+        transport to. None: ``max(8 K, 16384)`` for sliced; ``max(4 K, 1024)``
+        for exact, lowered (to ``K`` at least) so that the plan stays within
+        ``2**24`` entries; capped at ``n_samples``.
     n_projections : int, default=None
-        Random directions per sliced step; ``max(64, 2 n_features)`` if None.
+        Random directions of the sliced alignment, drawn once per fit;
+        ``max(64, 2 n_features)`` if None.
     encode : {"quantized", "distance", "onehot", "ordinal"}, default="quantized"
         Output of ``transform``: each row replaced by its code vector; distances
         to every code (``KMeans`` semantics); a sparse one-hot matrix of codes;
@@ -329,6 +331,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
                 self.alignment,
                 X,
                 sample_weight,
+                n_codes=self.n_clusters,
                 target=self.target,
                 ot_sample_size=ot_sample_size,
                 n_projections=self.n_projections,
@@ -530,4 +533,6 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         prefix = type(self).__name__.lower()
         if self.encode == "ordinal":
             return np.asarray([f"{prefix}_code"], dtype=object)
-        return np.asarray([f"{prefix}{k}" for k in range(self.n_clusters)], dtype=object)
+        return np.asarray(
+            [f"{prefix}{k}" for k in range(self.n_clusters)], dtype=object
+        )

@@ -14,6 +14,7 @@ from .alignment import (
     exact_targets,
     gaussian_w2,
     ot_sample,
+    sliced_data_side,
     sliced_targets,
     weighted_moments,
 )
@@ -176,7 +177,8 @@ def wasserstein_distance(
     n_projections : int, default=256
         Directions for ``"sliced"``.
     max_samples : int or None, default=4096
-        Samples drawn (without replacement) for ``"exact"``; all if None.
+        Samples drawn (without replacement) for ``"sliced"`` and ``"exact"``;
+        all if None.
     random_state : int, RandomState instance or None, default=None
         Draws of directions and samples.
 
@@ -197,16 +199,18 @@ def wasserstein_distance(
     5.0
     """
     if method not in WASSERSTEIN_METHODS:
-        raise ValueError(f"method must be one of {WASSERSTEIN_METHODS}, got {method!r}.")
+        raise ValueError(
+            f"method must be one of {WASSERSTEIN_METHODS}, got {method!r}."
+        )
     X, codebook, sample_weight = _check_inputs(X, codebook, sample_weight)
     rng = check_random_state(random_state)
     if method == "gaussian":
         data_mean, data_cov = weighted_moments(X, sample_weight)
         code_mean, code_cov = weighted_moments(codebook)
         return float(np.sqrt(gaussian_w2(data_mean, data_cov, code_mean, code_cov)))
-    size = X.shape[0] if max_samples is None or method == "sliced" else max_samples
+    size = X.shape[0] if max_samples is None else min(max_samples, X.shape[0])
     if method == "exact":
-        check_exact_size(min(size, X.shape[0]), codebook.shape[0])
+        check_exact_size(size, codebook.shape[0], what="method", size="max_samples")
     sample, masses = ot_sample(X, sample_weight, size, rng)
     if method == "sliced":
         import ot
@@ -214,7 +218,8 @@ def wasserstein_distance(
         directions = ot.sliced.get_random_projections(
             X.shape[1], n_projections, seed=rng
         )
-        _, w2 = sliced_targets(codebook, sample, masses, directions)
+        data_side = sliced_data_side(sample, masses, directions, codebook.shape[0])
+        _, w2 = sliced_targets(codebook, directions, *data_side)
     else:
         _, w2 = exact_targets(codebook, sample, masses)
     return float(np.sqrt(w2))

@@ -7,7 +7,9 @@ from skwvq.assignment import assign, nearest_codes, pairwise_distances_chunked
 
 
 def reference(X, codebook, sample_weight):
-    sq = ((X[:, None, :].astype(np.float64) - codebook[None].astype(np.float64)) ** 2).sum(-1)
+    sq = (
+        (X[:, None, :].astype(np.float64) - codebook[None].astype(np.float64)) ** 2
+    ).sum(-1)
     labels = sq.argmin(axis=1)
     counts = np.bincount(labels, weights=sample_weight, minlength=len(codebook))
     sums = np.zeros(codebook.shape)
@@ -36,7 +38,9 @@ def test_matches_numpy_reference(dtype, chunk_size):
     norm_scale = float((X.astype(np.float64) ** 2).sum(1).max())
     np.testing.assert_array_equal(result.labels, labels)
     assert result.sq_distances.dtype == dtype
-    np.testing.assert_allclose(result.sq_distances, sq, rtol=rtol, atol=rtol * norm_scale)
+    np.testing.assert_allclose(
+        result.sq_distances, sq, rtol=rtol, atol=rtol * norm_scale
+    )
     np.testing.assert_allclose(result.counts, counts, rtol=rtol)
     np.testing.assert_allclose(result.sums, sums, rtol=rtol, atol=rtol)
 
@@ -44,7 +48,9 @@ def test_matches_numpy_reference(dtype, chunk_size):
 def test_unweighted_counts_are_sample_counts():
     X, codebook, _ = separated_problem(np.float64)
     result = assign(X, codebook)
-    np.testing.assert_array_equal(result.counts, np.bincount(result.labels, minlength=37))
+    np.testing.assert_array_equal(
+        result.counts, np.bincount(result.labels, minlength=37)
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -63,7 +69,9 @@ def test_read_only_and_memmap_input(tmp_path, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_results_do_not_depend_on_thread_count(dtype):
-    X, codebook, weights = separated_problem(dtype, n_samples=20000, n_codes=300, seed=3)
+    X, codebook, weights = separated_problem(
+        dtype, n_samples=20000, n_codes=300, seed=3
+    )
     one = assign(X, codebook, sample_weight=weights, n_threads=1, chunk_size=128)
     two = assign(X, codebook, sample_weight=weights, n_threads=2, chunk_size=128)
     four = assign(X, codebook, sample_weight=weights, n_threads=4, chunk_size=128)
@@ -84,8 +92,12 @@ def test_distances_never_negative_for_points_on_codes():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_pairwise_distances_match_reference(dtype):
     X, codebook, _ = separated_problem(dtype, n_samples=300)
-    expected = np.sqrt(((X[:, None].astype(float) - codebook[None].astype(float)) ** 2).sum(-1))
+    expected = np.sqrt(
+        ((X[:, None].astype(float) - codebook[None].astype(float)) ** 2).sum(-1)
+    )
     got = pairwise_distances_chunked(X, codebook)
     assert got.dtype == dtype
     rtol = 1e-4 if dtype == np.float32 else 1e-9
-    np.testing.assert_allclose(got**2, expected**2, rtol=rtol, atol=rtol * (X**2).sum(1).max())
+    np.testing.assert_allclose(
+        got**2, expected**2, rtol=rtol, atol=rtol * (X**2).sum(1).max()
+    )

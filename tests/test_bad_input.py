@@ -72,7 +72,9 @@ def make_weights(kind, n_samples):
 
 
 @pytest.mark.parametrize("make_X, kwargs, error, message", BAD_FIT_INPUTS)
-def test_bad_fit_input_is_refused_and_changes_nothing(fitted, blobs, make_X, kwargs, error, message):
+def test_bad_fit_input_is_refused_and_changes_nothing(
+    fitted, blobs, make_X, kwargs, error, message
+):
     before = snapshot(fitted)
     fit_kwargs = {}
     if "sample_weight" in kwargs:
@@ -84,7 +86,9 @@ def test_bad_fit_input_is_refused_and_changes_nothing(fitted, blobs, make_X, kwa
 
 def test_feature_names_are_restored_after_a_failed_fit(blobs):
     pd = pytest.importorskip("pandas")
-    vq = WassersteinVQ(8, random_state=0, max_iter=3).fit(pd.DataFrame(blobs, columns=list("abcd")))
+    vq = WassersteinVQ(8, random_state=0, max_iter=3).fit(
+        pd.DataFrame(blobs, columns=list("abcd"))
+    )
     before = snapshot(vq)
     with pytest.raises(ValueError, match="NaN"):
         vq.fit(pd.DataFrame(with_nan(blobs), columns=list("wxyz")))
@@ -94,7 +98,9 @@ def test_feature_names_are_restored_after_a_failed_fit(blobs):
 @pytest.mark.parametrize("method", ["predict", "transform", "score"])
 def test_feature_count_mismatch_at_inference(fitted, blobs, method):
     before = snapshot(fitted)
-    with pytest.raises(ValueError, match="X has 3 features, but WassersteinVQ is expecting 4"):
+    with pytest.raises(
+        ValueError, match="X has 3 features, but WassersteinVQ is expecting 4"
+    ):
         getattr(fitted, method)(blobs[:, :3])
     assert_unchanged(fitted, before)
 

@@ -20,12 +20,16 @@ def data_rows_init(X, n_clusters, seed=0):
 @pytest.mark.parametrize("weighted", [False, True])
 def test_zero_alignment_weight_is_lloyd(blobs, n_iter, weighted):
     init = data_rows_init(blobs, 8)
-    weights = np.random.default_rng(2).uniform(0.5, 2.0, len(blobs)) if weighted else None
+    weights = (
+        np.random.default_rng(2).uniform(0.5, 2.0, len(blobs)) if weighted else None
+    )
     vq = WassersteinVQ(8, alignment_weight=0.0, init=init, max_iter=n_iter, tol=0.0)
     vq.fit(blobs, sample_weight=weights)
     km = KMeans(8, init=init, n_init=1, algorithm="lloyd", max_iter=n_iter, tol=0.0)
     km.fit(blobs, sample_weight=weights)
-    np.testing.assert_allclose(vq.codebook_, km.cluster_centers_, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        vq.codebook_, km.cluster_centers_, rtol=1e-10, atol=1e-10
+    )
     np.testing.assert_array_equal(vq.labels_, km.labels_)
     assert vq.inertia_ == pytest.approx(km.inertia_, rel=1e-10)
 
@@ -48,7 +52,9 @@ def random_problems(n_problems, seed):
         shift = rng.uniform(0, 6)
         X = rng.standard_t(df=3, size=(n_samples, n_features)) + shift
         g = float(rng.uniform(0.02, 1.0))
-        sample_size = None if rng.random() < 0.5 else int(rng.integers(n_clusters, n_samples + 1))
+        sample_size = (
+            None if rng.random() < 0.5 else int(rng.integers(n_clusters, n_samples + 1))
+        )
         yield X, n_clusters, g, sample_size, int(rng.integers(1 << 30))
 
 
@@ -88,14 +94,22 @@ def test_objective_is_recorded_consistently(blobs):
     assert np.all((h["U"] > 0) & (h["U"] <= 1)) and np.all(h["C"] >= 1)
 
 
-@pytest.mark.parametrize("target, scale", [("data", 1.0), ("quantization-optimal", 6 / 4)])
+@pytest.mark.parametrize(
+    "target, scale", [("data", 1.0), ("quantization-optimal", 6 / 4)]
+)
 def test_gaussian_alignment_with_full_weight_matches_moments(target, scale):
     rng = np.random.default_rng(5)
     mixing = rng.normal(size=(4, 4))
     X = rng.normal(size=(5000, 4)) @ mixing + np.array([1.0, -2.0, 3.0, 0.5])
     vq = WassersteinVQ(
-        300, alignment="gaussian", target=target, alignment_weight=1.0,
-        alignment_decay=1.0, init="random", max_iter=3, random_state=0,
+        300,
+        alignment="gaussian",
+        target=target,
+        alignment_weight=1.0,
+        alignment_decay=1.0,
+        init="random",
+        max_iter=3,
+        random_state=0,
     ).fit(X)
     data_mean, data_cov = weighted_moments(X)
     code_mean, code_cov = weighted_moments(vq.codebook_)
@@ -172,7 +186,9 @@ def test_inverse_transform_rejects_codes_out_of_range(blobs):
 def test_score_is_minus_inertia(blobs):
     vq = WassersteinVQ(8, random_state=0, max_iter=10).fit(blobs)
     assert vq.score(blobs) == pytest.approx(-vq.inertia_)
-    assert vq.score(blobs) == pytest.approx(-len(blobs) * quantization_error(blobs, vq.codebook_))
+    assert vq.score(blobs) == pytest.approx(
+        -len(blobs) * quantization_error(blobs, vq.codebook_)
+    )
     weights = np.full(len(blobs), 2.0)
     assert vq.score(blobs, sample_weight=weights) == pytest.approx(2 * vq.score(blobs))
 
@@ -183,7 +199,9 @@ def test_integer_weights_equal_repeated_rows_for_gaussian_alignment(blobs):
     common = dict(alignment="gaussian", init=init, max_iter=8, tol=0.0)
     weighted = WassersteinVQ(8, **common).fit(blobs, sample_weight=weights)
     repeated = WassersteinVQ(8, **common).fit(np.repeat(blobs, weights, axis=0))
-    np.testing.assert_allclose(weighted.codebook_, repeated.codebook_, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        weighted.codebook_, repeated.codebook_, rtol=1e-9, atol=1e-9
+    )
 
 
 def test_stops_when_codebook_settles(blobs):

@@ -70,13 +70,19 @@ def test_metric_definitions_by_hand():
     assert codebook_utilization(X, codebook) == pytest.approx(2 / 3)
     assert codebook_perplexity(X, codebook) == pytest.approx(2.0)
     weights = np.array([1.0, 1.0, 1.0, 0.0])
-    assert quantization_error(X, codebook, sample_weight=weights) == pytest.approx(2 / 3)
+    assert quantization_error(X, codebook, sample_weight=weights) == pytest.approx(
+        2 / 3
+    )
     # Code 1 now holds one unit of weight against code 0's two.
     p = np.array([2 / 3, 1 / 3])
     expected_c = np.exp(-(p * np.log(p)).sum())
-    assert codebook_perplexity(X, codebook, sample_weight=weights) == pytest.approx(expected_c)
+    assert codebook_perplexity(X, codebook, sample_weight=weights) == pytest.approx(
+        expected_c
+    )
     zero_weight_code = np.array([1.0, 1.0, 0.0, 0.0])
-    assert codebook_utilization(X, codebook, sample_weight=zero_weight_code) == pytest.approx(1 / 3)
+    assert codebook_utilization(
+        X, codebook, sample_weight=zero_weight_code
+    ) == pytest.approx(1 / 3)
 
 
 def test_wasserstein_methods_agree_on_a_translation():
@@ -85,9 +91,13 @@ def test_wasserstein_methods_agree_on_a_translation():
     shift = np.array([1.0, -2.0, 2.0])
     X = codebook + shift
     for method in ("gaussian", "exact"):
-        assert wasserstein_distance(X, codebook, method=method) == pytest.approx(3.0, rel=1e-6)
+        assert wasserstein_distance(X, codebook, method=method) == pytest.approx(
+            3.0, rel=1e-6
+        )
     # Sliced: exact on average over directions; 4000 directions leave ~1.5% noise.
-    sliced = wasserstein_distance(X, codebook, method="sliced", n_projections=4000, random_state=0)
+    sliced = wasserstein_distance(
+        X, codebook, method="sliced", n_projections=4000, random_state=0
+    )
     assert sliced == pytest.approx(3.0, rel=0.05)
 
 
@@ -95,17 +105,21 @@ def test_exact_wasserstein_matches_pot():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(500, 2))
     codebook = rng.uniform(-1, 1, size=(40, 2))
-    expected = np.sqrt(ot.emd2(np.full(500, 1 / 500), np.full(40, 1 / 40), ot.dist(X, codebook)))
-    assert wasserstein_distance(X, codebook, method="exact", max_samples=None) == pytest.approx(
-        expected, rel=1e-9
+    expected = np.sqrt(
+        ot.emd2(np.full(500, 1 / 500), np.full(40, 1 / 40), ot.dist(X, codebook))
     )
+    assert wasserstein_distance(
+        X, codebook, method="exact", max_samples=None
+    ) == pytest.approx(expected, rel=1e-9)
 
 
 def test_sliced_wasserstein_is_sqrt_d_times_pot_sliced():
     rng = np.random.default_rng(2)
     X = rng.normal(size=(400, 4))
     codebook = rng.uniform(-1, 1, size=(400, 4))
-    ours = wasserstein_distance(X, codebook, method="sliced", n_projections=2000, random_state=0)
+    ours = wasserstein_distance(
+        X, codebook, method="sliced", n_projections=2000, random_state=0
+    )
     pot = ot.sliced_wasserstein_distance(X, codebook, n_projections=2000, seed=1)
     assert ours == pytest.approx(np.sqrt(4) * pot, rel=0.03)
 
@@ -149,7 +163,9 @@ def test_scorers_work_on_any_quantizer(blobs, fitted_quantizers):
 
 
 def test_scorers_see_through_pipelines(blobs):
-    pipe = make_pipeline(StandardScaler(), WassersteinVQ(8, random_state=0, max_iter=5)).fit(blobs)
+    pipe = make_pipeline(
+        StandardScaler(), WassersteinVQ(8, random_state=0, max_iter=5)
+    ).fit(blobs)
     scaled = pipe[0].transform(blobs)
     assert quantization_error_scorer(pipe, blobs) == pytest.approx(
         -quantization_error(scaled, pipe[-1].codebook_)
@@ -185,7 +201,12 @@ def test_grid_search_over_codebook_size(blobs, estimator):
         refit=smallest_k_near_best_error,
         cv=3,
     ).fit(blobs)
-    for name in ("neg_quantization_error", "utilization", "perplexity", "neg_wasserstein"):
+    for name in (
+        "neg_quantization_error",
+        "utilization",
+        "perplexity",
+        "neg_wasserstein",
+    ):
         assert np.all(np.isfinite(search.cv_results_[f"mean_test_{name}"])), name
     # Eight blobs: E drops sharply up to K = 8, then flattens.
     assert search.best_params_["n_clusters"] in (8, 16)
