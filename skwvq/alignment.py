@@ -472,6 +472,38 @@ def default_ot_sample_size(alignment: str, n_codes: int, n_samples: int) -> int:
     return min(size, n_samples)
 
 
+def gaussian_alignment(mean, cov, *, target: str) -> GaussianAlignment:
+    """Gaussian alignment to data moments, widened for the quantization-optimal target.
+
+    A Gaussian ``p`` with covariance ``S`` has ``p^{d/(d+2)}`` Gaussian with
+    covariance ``S (d+2)/d``.
+    """
+    if target == "quantization-optimal":
+        n_features = len(mean)
+        cov = cov * (n_features + 2) / n_features
+    return GaussianAlignment(mean, cov)
+
+
+def sample_alignment(
+    alignment: str,
+    sample,
+    masses,
+    *,
+    n_codes: int,
+    target: str,
+    n_projections: int | None,
+    rng,
+):
+    """Sliced or exact alignment to a weighted data sample (reweighted for the target)."""
+    if target == "quantization-optimal":
+        masses = quantization_optimal_masses(sample, masses)
+    if alignment == "sliced":
+        if n_projections is None:
+            n_projections = max(64, 2 * sample.shape[1])
+        return SlicedAlignment(sample, masses, n_codes, n_projections, rng)
+    return ExactAlignment(sample, masses)
+
+
 def make_alignment(
     alignment: str,
     X,
@@ -489,6 +521,8 @@ def make_alignment(
     ----------
     alignment : {"gaussian", "sliced", "exact"}
     X : ndarray of shape (n_samples, n_features)
+        In memory or memory-mapped: "gaussian" reads it once in chunks, the others
+        read only the ``ot_sample_size`` rows of their sample.
     sample_weight : ndarray of shape (n_samples,) or None
     n_codes : int
     target : {"quantization-optimal", "data"}
@@ -505,19 +539,16 @@ def make_alignment(
     callable
         ``alignment(codebook, rng) -> (targets, w2)``.
     """
-    n_features = X.shape[1]
     if alignment == "gaussian":
         mean, cov = weighted_moments(X, sample_weight)
-        if target == "quantization-optimal":
-            # A Gaussian p with covariance S has p^{d/(d+2)} Gaussian with covariance S (d+2)/d.
-            cov = cov * (n_features + 2) / n_features
-        return GaussianAlignment(mean, cov)
-
+        return gaussian_alignment(mean, cov, target=target)
     sample, masses = ot_sample(X, sample_weight, ot_sample_size, rng)
-    if target == "quantization-optimal":
-        masses = quantization_optimal_masses(sample, masses)
-    if alignment == "sliced":
-        if n_projections is None:
-            n_projections = max(64, 2 * n_features)
-        return SlicedAlignment(sample, masses, n_codes, n_projections, rng)
-    return ExactAlignment(sample, masses)
+    return sample_alignment(
+        alignment,
+        sample,
+        masses,
+        n_codes=n_codes,
+        target=target,
+        n_projections=n_projections,
+        rng=rng,
+    )

@@ -89,13 +89,13 @@ def test_objective_is_recorded_consistently(blobs):
     assert set(h) == {"J", "E", "U", "C", "W", "alignment_weight"}
     assert all(len(v) == vq.n_iter_ for v in h.values())
     g = h["alignment_weight"]
-    np.testing.assert_allclose(g, 0.5 * 0.9 ** np.arange(vq.n_iter_))
+    np.testing.assert_allclose(g, 0.1 * 0.95 ** np.arange(vq.n_iter_))
     np.testing.assert_allclose(h["J"], (1 - g) * h["E"] + g * h["W"] ** 2)
     assert np.all((h["U"] > 0) & (h["U"] <= 1)) and np.all(h["C"] >= 1)
 
 
 @pytest.mark.parametrize(
-    "target, scale", [("data", 1.0), ("quantization-optimal", 6 / 4)]
+    "target, scale", [("auto", 1.0), ("data", 1.0), ("quantization-optimal", 6 / 4)]
 )
 def test_gaussian_alignment_with_full_weight_matches_moments(target, scale):
     rng = np.random.default_rng(5)
@@ -115,7 +115,7 @@ def test_gaussian_alignment_with_full_weight_matches_moments(target, scale):
     code_mean, code_cov = weighted_moments(vq.codebook_)
     np.testing.assert_allclose(code_mean, data_mean, atol=1e-8)
     np.testing.assert_allclose(code_cov, scale * data_cov, rtol=1e-7, atol=1e-8)
-    if target == "data":
+    if scale == 1.0:
         assert vq.history_["W"][-1] < 1e-6 * np.sqrt(np.trace(data_cov))
 
 
@@ -226,3 +226,15 @@ def test_verbose_prints_progress(blobs, capsys):
     WassersteinVQ(8, random_state=0, max_iter=2, tol=0.0, verbose=1).fit(blobs)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("Iteration 0: J=")
+
+
+@pytest.mark.parametrize("alignment", ["sliced", "exact"])
+def test_auto_target_is_quantization_optimal_for_sample_based_alignments(
+    blobs, alignment
+):
+    common = dict(alignment=alignment, max_iter=5, random_state=0)
+    auto = WassersteinVQ(8, **common).fit(blobs)
+    explicit = WassersteinVQ(8, target="quantization-optimal", **common).fit(blobs)
+    data = WassersteinVQ(8, target="data", **common).fit(blobs)
+    np.testing.assert_array_equal(auto.codebook_, explicit.codebook_)
+    assert not np.array_equal(auto.codebook_, data.codebook_)

@@ -1,0 +1,92 @@
+"""Streaming state for ``partial_fit``: running data moments and a reservoir sample of the stream."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class RunningMoments:
+    """Weighted mean and covariance of a stream, merged batch by batch (Chan et al.).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(100, 2))
+    >>> moments = RunningMoments(2)
+    >>> for batch in np.array_split(X, 7):
+    ...     moments.add(batch, np.ones(len(batch)))
+    >>> bool(np.allclose(moments.cov, np.cov(X.T, bias=True)))
+    True
+    """
+
+    def __init__(self, n_features: int):
+        self.total_weight = 0.0
+        self.mean = np.zeros(n_features)
+        self.scatter = np.zeros((n_features, n_features))
+
+    def add(self, X, sample_weight) -> None:
+        """Merge a weighted batch into the running moments."""
+        w = np.asarray(sample_weight, dtype=np.float64)
+        batch_weight = float(w.sum())
+        if batch_weight == 0:
+            return
+        X = np.asarray(X, dtype=np.float64)
+        batch_mean = (w @ X) / batch_weight
+        centred = X - batch_mean
+        batch_scatter = centred.T @ (centred * w[:, None])
+        total = self.total_weight + batch_weight
+        delta = batch_mean - self.mean
+        self.scatter += batch_scatter + np.outer(delta, delta) * (
+            self.total_weight * batch_weight / total
+        )
+        self.mean += delta * (batch_weight / total)
+        self.total_weight = total
+
+    @property
+    def cov(self) -> np.ndarray:
+        """Biased weighted covariance of everything added so far."""
+        return self.scatter / self.total_weight
+
+
+class Reservoir:
+    """A uniform sample without replacement of at most ``capacity`` rows of a stream.
+
+    Every row gets a uniform random key; the rows with the smallest keys are
+    kept, so after any number of batches the reservoir is a uniform draw of the
+    rows seen (their weights are kept as OT masses, as ``ot_sample`` does).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> reservoir = Reservoir(capacity=5, n_features=1)
+    >>> rng = np.random.RandomState(0)
+    >>> for start in range(0, 100, 10):
+    ...     batch = np.arange(start, start + 10.0)[:, None]
+    ...     reservoir.add(batch, np.ones(10), rng)
+    >>> sample, masses = reservoir.sample()
+    >>> sample.shape, float(masses.sum())
+    ((5, 1), 1.0)
+    """
+
+    def __init__(self, capacity: int, n_features: int):
+        self.capacity = capacity
+        self.rows = np.empty((0, n_features))
+        self.weights = np.empty(0)
+        self.keys = np.empty(0)
+        self.n_seen = 0
+
+    def add(self, X, sample_weight, rng) -> None:
+        """Offer a batch to the reservoir (rows of zero weight are not kept)."""
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        draws = rng.random_sample(X.shape[0])
+        positive = sample_weight > 0
+        keys = np.concatenate([self.keys, draws[positive]])
+        rows = np.concatenate([self.rows, np.asarray(X[positive], dtype=np.float64)])
+        weights = np.concatenate([self.weights, sample_weight[positive]])
+        keep = np.argsort(keys, kind="stable")[: self.capacity]
+        self.keys, self.rows, self.weights = keys[keep], rows[keep], weights[keep]
+        self.n_seen += X.shape[0]
+
+    def sample(self):
+        """The reservoir's rows and their masses (summing to one)."""
+        return self.rows, self.weights / self.weights.sum()

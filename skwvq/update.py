@@ -1,0 +1,107 @@
+"""The codebook update: the minimiser of J for fixed assignments and plan, full-batch and running."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def update_codebook(codebook, mass, weighted_sums, targets, alignment_weight):
+    """Minimiser of J for fixed assignments and transport plan (DESIGN.md section 1, step 3).
+
+    ``c_k = [(1-g) n_k/N m_k + (g/K) t_k] / [(1-g) n_k/N + g/K]``, written with
+    ``weighted_sums = n_k m_k / N`` so that no division by an empty count occurs.
+    A code with ``n_k = 0`` moves to its target ``t_k`` when ``g > 0`` and stays
+    where it is when ``g = 0`` (Lloyd's rule has nothing to say about it).
+
+    Parameters
+    ----------
+    codebook : ndarray of shape (n_codes, n_features)
+    mass : ndarray of shape (n_codes,)
+        ``n_k / N``: fraction of the sample weight assigned to each code.
+    weighted_sums : ndarray of shape (n_codes, n_features)
+        ``n_k m_k / N``: weighted sum of each code's samples over the total weight.
+    targets : ndarray of shape (n_codes, n_features) or None
+        Transport targets; ignored (may be None) when ``alignment_weight == 0``.
+    alignment_weight : float in [0, 1]
+
+    Returns
+    -------
+    ndarray of shape (n_codes, n_features), in the dtype of ``codebook``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> codebook = np.array([[0.0], [5.0]])
+    >>> mass, sums = np.array([1.0, 0.0]), np.array([[2.0], [0.0]])
+    >>> update_codebook(codebook, mass, sums, None, 0.0)  # Lloyd; the empty code stays
+    array([[2.],
+           [5.]])
+    >>> update_codebook(codebook, mass, sums, np.array([[4.0], [9.0]]), 0.5)
+    array([[2.66666667],
+           [9.        ]])
+    """
+    n_codes = codebook.shape[0]
+    g = float(alignment_weight)
+    numerator = (1.0 - g) * weighted_sums
+    denominator = (1.0 - g) * mass
+    if g > 0:
+        numerator = numerator + (g / n_codes) * targets
+        denominator = denominator + g / n_codes
+    updated = np.array(codebook, dtype=np.float64)
+    moved = denominator > 0
+    updated[moved] = numerator[moved] / denominator[moved, None]
+    return updated.astype(codebook.dtype, copy=False)
+
+
+def minibatch_update(codebook, counts, sums, batch, targets, alignment_weight):
+    """One mini-batch step with running per-code counts and sums.
+
+    The batch's statistics are added to the running ones and the update of
+    ``update_codebook`` is applied with the running masses ``counts / total`` and
+    means ``sums / counts``. Keeping the sums apart from the codes means that an
+    alignment pull does not leak into the data means of later steps. With
+    ``g = 0`` each code is the running mean of its samples: MiniBatchKMeans's
+    step (without its random reassignment of small clusters).
+
+    Parameters
+    ----------
+    codebook : ndarray of shape (n_codes, n_features)
+    counts : ndarray of shape (n_codes,)
+        Running weighted counts before this batch.
+    sums : ndarray of shape (n_codes, n_features)
+        Running weighted sums before this batch.
+    batch : skwvq.assignment.Assignment
+        The batch's assignment statistics.
+    targets : ndarray of shape (n_codes, n_features) or None
+    alignment_weight : float in [0, 1]
+
+    Returns
+    -------
+    codebook : ndarray of shape (n_codes, n_features)
+    counts : ndarray of shape (n_codes,)
+    sums : ndarray of shape (n_codes, n_features)
+        Running statistics including this batch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skwvq.assignment import assign
+    >>> codebook = np.array([[0.0], [10.0]])
+    >>> counts, sums = np.array([3.0, 1.0]), np.array([[0.0], [10.0]])
+    >>> batch = assign(np.array([[4.0]]), codebook)  # one sample, nearest to code 0
+    >>> new_codebook, new_counts, _ = minibatch_update(
+    ...     codebook, counts, sums, batch, None, 0.0
+    ... )
+    >>> new_codebook  # (0 + 4) / 4 = 1
+    array([[ 1.],
+           [10.]])
+    >>> new_counts
+    array([4., 1.])
+    """
+    counts = counts + batch.counts
+    sums = sums + batch.sums
+    total = counts.sum()
+    updated = update_codebook(
+        codebook, counts / total, sums / total, targets, alignment_weight
+    )
+    return updated, counts, sums
