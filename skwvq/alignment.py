@@ -127,7 +127,7 @@ def ot_sample(X, sample_weight, size, rng):
 
 
 def quantization_optimal_masses(
-    sample, masses, n_neighbors: int = 10, max_reference: int = 16384
+    sample, masses, n_neighbors: int = 10, max_reference: int = 4096
 ):
     """Reweight a sample of ``p`` so that it represents ``p^{d/(d+2)}``.
 
@@ -145,7 +145,7 @@ def quantization_optimal_masses(
     masses : ndarray of shape (n_points,)
         Masses of the sample under ``p``, summing to one.
     n_neighbors : int, default=10
-    max_reference : int, default=16384
+    max_reference : int, default=4096
 
     Returns
     -------

@@ -72,13 +72,15 @@ def available_threads() -> int:
 
 
 @njit(cache=True, nogil=True)
-def _argmin_rows(partial, x_sq_norms, labels, sq_distances):
-    n_rows, n_codes = partial.shape
+def _argmin_rows(products, code_sq_norms, x_sq_norms, labels, sq_distances):
+    # products[i, k] = -2 x_i.c_k; the code norms are added here rather than in
+    # numpy, which would cost two more passes over the block.
+    n_rows, n_codes = products.shape
     for i in range(n_rows):
-        best = partial[i, 0]
+        best = products[i, 0] + code_sq_norms[0]
         best_k = 0
         for k in range(1, n_codes):
-            value = partial[i, k]
+            value = products[i, k] + code_sq_norms[k]
             if value < best:
                 best = value
                 best_k = k
@@ -100,7 +102,7 @@ def _accumulate(X, labels, sample_weight, counts, sums):
 
 
 def _nearest_codes_chunk(
-    X, rows, codebook, code_sq_norms, x_sq_norms, labels, sq_distances
+    X, rows, scaled_codebook_T, code_sq_norms, x_sq_norms, labels, sq_distances
 ):
     X_chunk = np.ascontiguousarray(X[rows])
     chunk_sq_norms = (
@@ -108,8 +110,10 @@ def _nearest_codes_chunk(
         if x_sq_norms is None
         else x_sq_norms[rows]
     )
-    partial = partial_sq_distances(X_chunk, codebook, code_sq_norms)
-    _argmin_rows(partial, chunk_sq_norms, labels[rows], sq_distances[rows])
+    products = X_chunk @ scaled_codebook_T
+    _argmin_rows(
+        products, code_sq_norms, chunk_sq_norms, labels[rows], sq_distances[rows]
+    )
 
 
 def nearest_codes(X, codebook, *, x_sq_norms=None, chunk_size=None, n_threads=None):
@@ -131,6 +135,7 @@ def nearest_codes(X, codebook, *, x_sq_norms=None, chunk_size=None, n_threads=No
     if n_threads is None:
         n_threads = available_threads()
     code_sq_norms = np.einsum("ij,ij->i", codebook, codebook)
+    scaled_codebook_T = np.ascontiguousarray(-2 * codebook.T)
     labels = np.empty(n_samples, dtype=np.int64)
     sq_distances = np.empty(n_samples, dtype=X.dtype)
     chunks = [
@@ -140,7 +145,7 @@ def nearest_codes(X, codebook, *, x_sq_norms=None, chunk_size=None, n_threads=No
 
     def run(rows):
         _nearest_codes_chunk(
-            X, rows, codebook, code_sq_norms, x_sq_norms, labels, sq_distances
+            X, rows, scaled_codebook_T, code_sq_norms, x_sq_norms, labels, sq_distances
         )
 
     n_threads = min(n_threads, len(chunks))

@@ -30,13 +30,13 @@ def test_minibatch_fit_agrees_with_full_batch(far_stream, alignment):
     X, init = far_stream
     common = dict(alignment=alignment, init=init, random_state=0)
     full = WassersteinVQ(128, **common).fit(X)
-    mini = WassersteinVQ(128, batch_size=2000, max_iter=15, **common).fit(X)
+    mini = WassersteinVQ(128, batch_size=2000, max_iter=40, **common).fit(X)
     E_full, U_full, C_full = scores(X, full.codebook_)
     E_mini, U_mini, C_mini = scores(X, mini.codebook_)
     assert E_mini <= 1.05 * E_full
     assert U_mini >= U_full - 0.02
     assert C_mini >= 0.98 * C_full
-    assert mini.n_iter_ == len(mini.history_["E"]) <= 15
+    assert mini.n_iter_ == len(mini.history_["E"]) <= 40
 
 
 def test_partial_fit_streams_to_the_same_quality(far_stream):

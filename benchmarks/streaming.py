@@ -1,0 +1,203 @@
+"""Mini-batch streaming against the full-batch fit, and a fit from a memmap larger than RAM.
+
+1. The mismatched-init case (d=8, data N(8*1, I), codebook N(0, I), K=1024) with
+   10^6 samples: full-batch fit against ``batch_size=10_000``; the goal is E within
+   5% and U, C within 2% of the full-batch fit.
+2. A float32 ``np.memmap`` file of 4 GB fitted with ``batch_size`` inside a Linux
+   memory cgroup (v1 or v2) limited to 1 GB: the fit completes and its memory
+   stays under the limit. Needs root and a writable cgroup hierarchy; skipped
+   (and said so) otherwise.
+
+Run: ``python benchmarks/streaming.py`` (~15 minutes on 2 cores, 4 GB of disk) or
+``--quick`` (10^5 samples, a 768 MB file under a 384 MB limit).
+Writes results/streaming*.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import format_table, machine_description, write_csv  # noqa: E402
+
+from skwvq import WassersteinVQ  # noqa: E402
+from skwvq.datasets import mismatched_gaussian  # noqa: E402
+from skwvq.metrics import (  # noqa: E402
+    codebook_perplexity,
+    codebook_utilization,
+    quantization_error,
+)
+
+MEMMAP_CHILD = """
+import resource, sys, time
+import numpy as np
+from skwvq import WassersteinVQ
+X = np.load(sys.argv[1], mmap_mode="r")
+start = time.perf_counter()
+vq = WassersteinVQ(256, batch_size=int(sys.argv[2]), max_iter=2, random_state=0).fit(X)
+seconds = time.perf_counter() - start
+print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, vq.n_iter_)
+"""
+
+
+def streaming_table(n_samples, k, batch_size):
+    X, init = mismatched_gaussian(n_samples=n_samples, n_clusters=k, random_state=0)
+    X, init = X.astype(np.float32), init.astype(np.float32)
+    header = [
+        "fit",
+        "seconds",
+        "iterations",
+        "E",
+        "U",
+        "C",
+        "E ratio",
+        "U diff",
+        "C ratio",
+    ]
+    rows = []
+    for name, batch in (("full batch", None), (f"batch_size={batch_size}", batch_size)):
+        start = time.perf_counter()
+        max_iter = 100 if batch is None else 20
+        vq = WassersteinVQ(
+            k, init=init, batch_size=batch, max_iter=max_iter, random_state=0
+        ).fit(X)
+        seconds = time.perf_counter() - start
+        E, U, C = (
+            quantization_error(X, vq.codebook_),
+            codebook_utilization(X, vq.codebook_),
+            codebook_perplexity(X, vq.codebook_),
+        )
+        rows.append([name, seconds, vq.n_iter_, E, U, C])
+    E0, U0, C0 = rows[0][3:6]
+    for row in rows:
+        row += [row[3] / E0, row[4] - U0, row[5] / C0]
+    print(f"\nmismatched init, N={n_samples}, d=8, K={k}, float32")
+    print(format_table(header, rows), flush=True)
+    return header, rows
+
+
+def write_big_file(path, n_bytes, n_features=64):
+    rows = n_bytes // (4 * n_features)
+    out = np.lib.format.open_memmap(
+        path, mode="w+", dtype=np.float32, shape=(rows, n_features)
+    )
+    rng = np.random.default_rng(0)
+    step = 1 << 18
+    for start in range(0, rows, step):
+        stop = min(start + step, rows)
+        out[start:stop] = rng.normal(size=(stop - start, n_features))
+    out.flush()
+    del out
+    # Evict the file from the page cache, so that the fit's own reads are
+    # charged to its cgroup rather than found already cached by this process.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    return rows
+
+
+def cgroup_command(limit_bytes, command):
+    """Wrap ``command`` so it runs inside a fresh memory cgroup; None if impossible."""
+    for root, limit_file, procs in (
+        ("/sys/fs/cgroup/memory", "memory.limit_in_bytes", "cgroup.procs"),
+        ("/sys/fs/cgroup", "memory.max", "cgroup.procs"),
+    ):
+        if not os.path.isdir(root) or not os.access(root, os.W_OK):
+            continue
+        group = os.path.join(root, f"skwvq-bench-{os.getpid()}")
+        try:
+            os.makedirs(group, exist_ok=True)
+            with open(os.path.join(group, limit_file), "w") as f:
+                f.write(str(limit_bytes))
+        except OSError:
+            continue
+        script = f'echo $$ > {group}/{procs} && exec "$@"'
+        return group, ["sh", "-c", script, "sh", *command]
+    return None, None
+
+
+def memmap_table(file_bytes, limit_bytes, batch_size):
+    header = [
+        "file GB",
+        "limit GB",
+        "rows",
+        "seconds",
+        "epochs",
+        "peak RSS MB",
+        "cgroup peak MB",
+        "completed",
+    ]
+    with tempfile.TemporaryDirectory(dir=os.environ.get("SKWVQ_BENCH_TMP")) as tmp:
+        path = os.path.join(tmp, "big.npy")
+        rows = write_big_file(path, file_bytes)
+        command = [sys.executable, "-c", MEMMAP_CHILD, path, str(batch_size)]
+        group, wrapped = cgroup_command(limit_bytes, command)
+        if group is None:
+            print("\nmemmap test skipped: no writable memory cgroup on this machine")
+            return header, []
+        # POT imports torch when it is installed; the fit does not need it.
+        env = dict(os.environ, POT_BACKEND_DISABLE_PYTORCH="1")
+        try:
+            done = subprocess.run(wrapped, capture_output=True, text=True, env=env)
+            peak_file = "memory.max_usage_in_bytes"
+            if not os.path.exists(os.path.join(group, peak_file)):
+                peak_file = "memory.peak"
+            try:
+                with open(os.path.join(group, peak_file)) as f:
+                    cgroup_peak = int(f.read()) / 2**20
+            except OSError:
+                cgroup_peak = float("nan")
+        finally:
+            os.rmdir(group)
+        completed = done.returncode == 0
+        seconds, rss, epochs = done.stdout.split() if completed else ("nan", "nan", "0")
+        if not completed:
+            print(f"exit status {done.returncode}", done.stderr[-2000:])
+        row = [
+            file_bytes / 2**30,
+            limit_bytes / 2**30,
+            rows,
+            float(seconds),
+            int(epochs),
+            float(rss),
+            cgroup_peak,
+            completed,
+        ]
+    print("\nfit from a memmap inside a memory cgroup (float32, d=64, K=256)")
+    print(format_table(header, [row]), flush=True)
+    return header, [row]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    print(machine_description())
+    suffix = "-quick" if args.quick else ""
+    if args.quick:
+        header, rows = streaming_table(100_000, 256, 5_000)
+    else:
+        header, rows = streaming_table(1_000_000, 1024, 10_000)
+    write_csv(f"streaming{suffix}", header, rows)
+    if args.quick:
+        header, rows = memmap_table(768 << 20, 384 << 20, 20_000)
+    else:
+        header, rows = memmap_table(4 << 30, 1 << 30, 100_000)
+    if rows:
+        write_csv(f"streaming-memmap{suffix}", header, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
