@@ -41,7 +41,11 @@ except ImportError:
 
 
 def faiss_kmeans(X, init, n_iter):
-    model = faiss.Kmeans(X.shape[1], len(init), niter=n_iter, seed=0)
+    # faiss trains on at most 256 points per centroid by default; use them all,
+    # so that every method does the same work per iteration.
+    model = faiss.Kmeans(
+        X.shape[1], len(init), niter=n_iter, seed=0, max_points_per_centroid=len(X)
+    )
     model.train(np.ascontiguousarray(X), init_centroids=np.ascontiguousarray(init))
     return model
 

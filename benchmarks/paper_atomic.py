@@ -459,6 +459,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--shifts",
+        type=lambda text: tuple(float(m) for m in text.split(",")),
+        default=None,
+        help="comma-separated shifts m (default 0,1,...,8; quick 0,4,8)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=None,
@@ -490,6 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shifts, n_samples, n_clusters = (0.0, 4.0, 8.0), 5000, 256
     else:
         shifts, n_samples, n_clusters = tuple(map(float, range(9))), 20000, 1024
+    shifts = args.shifts or shifts
     n_samples = args.n_samples or n_samples
     n_clusters = args.k or n_clusters
     fitters = methods(n_clusters, args.batch_size, args.learning_rate)

@@ -1,4 +1,4 @@
-"""Nearest-code assignment: chunked BLAS distances fused with numba argmin and per-code sums."""
+"""Nearest-code assignment: chunked BLAS distances, a per-chunk argmin, numba per-code sums."""
 
 from __future__ import annotations
 
@@ -72,24 +72,6 @@ def available_threads() -> int:
 
 
 @njit(cache=True, nogil=True)
-def _argmin_rows(products, code_sq_norms, x_sq_norms, labels, sq_distances):
-    # products[i, k] = -2 x_i.c_k; the code norms are added here rather than in
-    # numpy, which would cost two more passes over the block.
-    n_rows, n_codes = products.shape
-    for i in range(n_rows):
-        best = products[i, 0] + code_sq_norms[0]
-        best_k = 0
-        for k in range(1, n_codes):
-            value = products[i, k] + code_sq_norms[k]
-            if value < best:
-                best = value
-                best_k = k
-        labels[i] = best_k
-        # Rounding in the expanded form can dip just below zero.
-        sq_distances[i] = max(best + x_sq_norms[i], 0.0)
-
-
-@njit(cache=True, nogil=True)
 def _accumulate(X, labels, sample_weight, counts, sums):
     # One serial pass in row order, so the sums do not depend on the thread count.
     n_rows, n_features = X.shape
@@ -101,27 +83,41 @@ def _accumulate(X, labels, sample_weight, counts, sums):
             sums[k, j] += w * X[i, j]
 
 
-def _nearest_codes_chunk(
-    X, rows, scaled_codebook_T, code_sq_norms, x_sq_norms, labels, sq_distances
-):
-    X_chunk = np.ascontiguousarray(X[rows])
-    chunk_sq_norms = (
-        np.einsum("ij,ij->i", X_chunk, X_chunk)
-        if x_sq_norms is None
-        else x_sq_norms[rows]
-    )
-    products = X_chunk @ scaled_codebook_T
-    _argmin_rows(
-        products, code_sq_norms, chunk_sq_norms, labels[rows], sq_distances[rows]
-    )
+def _augmented_codebook_T(codebook):
+    """``[-2 C, ||c||^2]^T``: one GEMM with ``[x, 1]`` then gives ``||c||^2 - 2 x.c``."""
+    n_codes, n_features = codebook.shape
+    out = np.empty((n_features + 1, n_codes), dtype=codebook.dtype)
+    out[:n_features] = -2 * codebook.T
+    out[n_features] = np.einsum("ij,ij->i", codebook, codebook)
+    return out
+
+
+def _nearest_codes_chunk(X, rows, augmented_T, x_sq_norms, labels, sq_distances):
+    X_chunk = X[rows]
+    n_rows, n_features = X_chunk.shape
+    augmented = np.empty((n_rows, n_features + 1), dtype=X_chunk.dtype)
+    augmented[:, :n_features] = X_chunk
+    augmented[:, n_features] = 1
+    # The code norms ride in the GEMM and numpy's SIMD argmin reads the block
+    # once: a numba argmin loop (scalar, branchy) measured 1.3-1.6x slower here.
+    products = augmented @ augmented_T
+    chunk_labels = products.argmin(axis=1)
+    labels[rows] = chunk_labels
+    best = products[np.arange(n_rows), chunk_labels]
+    if x_sq_norms is None:
+        best += np.einsum("ij,ij->i", X_chunk, X_chunk)
+    else:
+        best += x_sq_norms[rows]
+    # Rounding in the expanded form can dip just below zero.
+    np.maximum(best, 0, out=sq_distances[rows])
 
 
 def nearest_codes(X, codebook, *, x_sq_norms=None, chunk_size=None, n_threads=None):
     """Labels and squared distances of the nearest codes, chunks spread over threads.
 
-    Each thread runs single-threaded BLAS on its own chunk followed by the numba
-    argmin while the chunk's distance block is still in cache; BLAS's own threads
-    are held at one meanwhile, since they would otherwise spin against ours.
+    Each thread runs single-threaded BLAS on its own chunk followed by the argmin
+    while the chunk's distance block is still in cache; BLAS's own threads are
+    held at one meanwhile, since they would otherwise spin against ours.
 
     Returns
     -------
@@ -134,8 +130,7 @@ def nearest_codes(X, codebook, *, x_sq_norms=None, chunk_size=None, n_threads=No
         chunk_size = chunk_rows(n_codes, X.dtype.itemsize)
     if n_threads is None:
         n_threads = available_threads()
-    code_sq_norms = np.einsum("ij,ij->i", codebook, codebook)
-    scaled_codebook_T = np.ascontiguousarray(-2 * codebook.T)
+    augmented_T = _augmented_codebook_T(codebook)
     labels = np.empty(n_samples, dtype=np.int64)
     sq_distances = np.empty(n_samples, dtype=X.dtype)
     chunks = [
@@ -144,9 +139,7 @@ def nearest_codes(X, codebook, *, x_sq_norms=None, chunk_size=None, n_threads=No
     ]
 
     def run(rows):
-        _nearest_codes_chunk(
-            X, rows, scaled_codebook_T, code_sq_norms, x_sq_norms, labels, sq_distances
-        )
+        _nearest_codes_chunk(X, rows, augmented_T, x_sq_norms, labels, sq_distances)
 
     n_threads = min(n_threads, len(chunks))
     with _blas_controller().limit(limits=1, user_api="blas"):
@@ -170,9 +163,10 @@ def assign(
     """Assign every sample to its nearest code and gather per-code statistics.
 
     Distances are computed chunk by chunk as ``||x||^2 + ||c||^2 - 2 x.c`` with
-    one BLAS product per chunk and a numba argmin while the chunk is in cache
-    (chunks spread over threads); one serial numba pass then adds each sample
-    to its code's weighted count and sum, in row order. Memory stays
+    one BLAS product per chunk (the code norms folded in) and an argmin while
+    the chunk is in cache (chunks spread over threads); one serial numba pass
+    then adds each sample to its code's weighted count and sum, in row order,
+    so the sums do not depend on the thread count. Memory stays
     ``O(chunk_size * n_codes)``: the ``n_samples x n_codes`` matrix is never formed.
 
     Parameters
