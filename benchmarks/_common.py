@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import os
 import platform
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
+FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
 
 
 def machine_description() -> str:
@@ -61,13 +63,29 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str
 
 
 def write_csv(
-    name: str, header: Sequence[str], rows: Sequence[Sequence[object]]
+    name: str,
+    header: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    directory: Path | None = None,
 ) -> Path:
-    """Write rows under benchmarks/results/NAME.csv and return the path."""
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.csv"
+    """Write rows to DIRECTORY/NAME.csv (benchmarks/results by default); return the path."""
+    directory = RESULTS if directory is None else Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.csv"
     with path.open("w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """``--out DIR`` (CSV and figures in one folder) and the hidden ``--tiny`` of the tests."""
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="directory for the CSV and the figures "
+        "(default: benchmarks/results and docs/figures)",
+    )
+    parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)

@@ -51,11 +51,11 @@ import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 
 sys.path.insert(0, str(Path(__file__).parent))
-import _common  # noqa: E402
-from _common import format_table, machine_description  # noqa: E402
+import _common
+from _common import format_table, machine_description
 
-from skwvq import WassersteinVQ  # noqa: E402
-from skwvq.metrics import (  # noqa: E402
+from skwvq import WassersteinVQ
+from skwvq.metrics import (
     codebook_perplexity,
     codebook_utilization,
     quantization_error,
@@ -63,7 +63,6 @@ from skwvq.metrics import (  # noqa: E402
 )
 
 NAME = "paper_atomic"
-FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
 N_FEATURES = 8
 ITERATIONS = 100
 FAMILIES = ("gaussian", "uniform")
@@ -422,17 +421,6 @@ def plot_family(rows: list[list], family: str, path: Path) -> Path | None:
     return path
 
 
-def save_csv(name: str, header: list[str], rows: list[list], directory: Path) -> Path:
-    """Write NAME.csv under ``directory`` with ``_common.write_csv``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    default = _common.RESULTS
-    _common.RESULTS = directory
-    try:
-        return _common.write_csv(name, header, rows)
-    finally:
-        _common.RESULTS = default
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options (``--tiny``, hidden, is for the tests)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -464,14 +452,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="comma-separated shifts m (default 0,1,...,8; quick 0,4,8)",
     )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="directory for the CSV and the figures "
-        "(default: benchmarks/results and docs/figures)",
-    )
-    parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
+    _common.add_output_options(parser)
     return parser.parse_args(argv)
 
 
@@ -518,8 +499,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     suffix = f"-k{args.k}" if args.k not in (None, 1024) else ""
     suffix += "-quick" if quick else ""
     results = args.out or _common.RESULTS
-    figures = args.out or FIGURES
-    print(f"\nwrote {save_csv(NAME + suffix, HEADER, rows, results)}")
+    figures = args.out or _common.FIGURES
+    print(f"\nwrote {_common.write_csv(NAME + suffix, HEADER, rows, results)}")
     figures.mkdir(parents=True, exist_ok=True)
     for family in FAMILIES:
         figure = plot_family(rows, family, figures / f"{NAME}_{family}{suffix}.png")

@@ -29,18 +29,17 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 sys.path.insert(0, str(Path(__file__).parent))
-import _common  # noqa: E402
-from _common import format_table, machine_description  # noqa: E402
+import _common
+from _common import format_table, machine_description
 
-from skwvq import WassersteinVQ  # noqa: E402
-from skwvq.metrics import (  # noqa: E402
+from skwvq import WassersteinVQ
+from skwvq.metrics import (
     codebook_perplexity,
     codebook_utilization,
     quantization_error,
 )
 
 NAME = "paper_sweeps"
-FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
 METHODS = ("WVQ (default)", "WVQ (target=data)", "KMeans++")
 HEADER = [
     "sweep",
@@ -211,30 +210,12 @@ def plot(rows: list[list], path: Path) -> Path | None:
     return path
 
 
-def save_csv(name: str, header: list[str], rows: list[list], directory: Path) -> Path:
-    """Write NAME.csv under ``directory`` with ``_common.write_csv``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    default = _common.RESULTS
-    _common.RESULTS = directory
-    try:
-        return _common.write_csv(name, header, rows)
-    finally:
-        _common.RESULTS = default
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options (``--tiny``, hidden, is for the tests)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="directory for the CSV and the figure "
-        "(default: benchmarks/results and docs/figures)",
-    )
-    parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
+    _common.add_output_options(parser)
     return parser.parse_args(argv)
 
 
@@ -277,8 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_table(header, [r[1:] for r in rows if r[0] == sweep]))
     suffix = "-quick" if quick else ""
     results = args.out or _common.RESULTS
-    figures = args.out or FIGURES
-    print(f"\nwrote {save_csv(NAME + suffix, HEADER, rows, results)}")
+    figures = args.out or _common.FIGURES
+    print(f"\nwrote {_common.write_csv(NAME + suffix, HEADER, rows, results)}")
     figures.mkdir(parents=True, exist_ok=True)
     figure = plot(rows, figures / f"{NAME}{suffix}.png")
     if figure is not None:
