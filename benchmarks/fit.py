@@ -229,7 +229,7 @@ def main(argv=None) -> int:
     )
     write_csv(f"fit-time-to-target{suffix}", header, rows)
     header, rows = init_cost_table(
-        200_000 if not args.quick else 20_000, 64, init_sizes, args.repeats
+        200_000 if not args.quick else 20_000, 64, init_sizes, 1
     )
     write_csv(f"fit-init{suffix}", header, rows)
     return 0
