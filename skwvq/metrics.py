@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import ot
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
@@ -213,8 +214,6 @@ def wasserstein_distance(
         check_exact_size(size, codebook.shape[0], what="method", size="max_samples")
     sample, masses = ot_sample(X, sample_weight, size, rng)
     if method == "sliced":
-        import ot
-
         directions = ot.sliced.get_random_projections(
             X.shape[1], n_projections, seed=rng
         )
