@@ -15,6 +15,7 @@ TARGETS = ("quantization-optimal", "data")
 # problems are refused with a pointer to the sliced method instead of hanging.
 EXACT_MAX_PLAN_ENTRIES = 1 << 24
 _CHUNK_ROWS = 65536
+_DIRECTION_BLOCK = 64
 
 
 # --------------------------------------------------------------------------- #
@@ -277,16 +278,23 @@ def sliced_data_side(sample, masses, directions, n_codes):
     interval_moments : ndarray of shape (n_projections, n_codes)
     second_moments : ndarray of shape (n_projections,)
     """
-    # One row per direction, so that sorts and scans run over contiguous memory.
-    data_proj = directions.T @ sample.T
-    order = np.argsort(data_proj, axis=1)
-    sorted_data = np.take_along_axis(data_proj, order, axis=1)
-    sorted_masses = masses[order]
+    n_projections = directions.shape[1]
     levels = np.arange(n_codes + 1) / n_codes
-    interval_moments = np.diff(
-        _quantile_integrals(sorted_data, sorted_masses, levels), axis=1
-    )
-    second_moments = np.sum(sorted_masses * sorted_data**2, axis=1)
+    interval_moments = np.empty((n_projections, n_codes))
+    second_moments = np.empty(n_projections)
+    # Directions in blocks bound the temporaries (several block x n_points arrays)
+    # whatever n_projections is.
+    for start in range(0, n_projections, _DIRECTION_BLOCK):
+        block = slice(start, start + _DIRECTION_BLOCK)
+        # One row per direction, so that sorts and scans run over contiguous memory.
+        data_proj = directions[:, block].T @ sample.T
+        order = np.argsort(data_proj, axis=1)
+        sorted_data = np.take_along_axis(data_proj, order, axis=1)
+        sorted_masses = masses[order]
+        interval_moments[block] = np.diff(
+            _quantile_integrals(sorted_data, sorted_masses, levels), axis=1
+        )
+        second_moments[block] = np.sum(sorted_masses * sorted_data**2, axis=1)
     return interval_moments, second_moments
 
 
