@@ -6,6 +6,8 @@ import numpy as np
 import ot
 from sklearn.neighbors import NearestNeighbors
 
+from .backends import NumpyBackend, get_backend, host_rows, slices
+
 ALIGNMENTS = ("gaussian", "sliced", "exact")
 TARGETS = ("quantization-optimal", "data")
 
@@ -45,24 +47,20 @@ def weighted_moments(X: np.ndarray, sample_weight: np.ndarray | None = None):
     array([[1., 0.],
            [0., 0.]])
     """
+    nx = get_backend(X, sample_weight)
     n_samples, n_features = X.shape
-    w = (
-        np.ones(n_samples)
-        if sample_weight is None
-        else np.asarray(sample_weight, float)
-    )
-    total = w.sum()
-    mean = np.zeros(n_features)
-    for start in range(0, n_samples, _CHUNK_ROWS):
-        rows = slice(start, start + _CHUNK_ROWS)
-        mean += w[rows] @ np.asarray(X[rows], dtype=np.float64)
-    mean /= total
-    cov = np.zeros((n_features, n_features))
-    for start in range(0, n_samples, _CHUNK_ROWS):
-        rows = slice(start, start + _CHUNK_ROWS)
-        centred = np.asarray(X[rows], dtype=np.float64) - mean
-        cov += centred.T @ (centred * w[rows, None])
-    cov /= total
+    if sample_weight is None:
+        w = nx.ones(n_samples, type_as=nx.float64(X[:1]))
+    else:
+        w = nx.float64(sample_weight)
+    total = nx.sum(w)
+    chunks = slices(n_samples, _CHUNK_ROWS)
+    mean = sum(w[rows] @ nx.float64(X[rows]) for rows in chunks) / total
+    cov = 0.0
+    for rows in chunks:
+        centred = nx.float64(X[rows]) - mean
+        cov = cov + centred.T @ (centred * w[rows, None])
+    cov = cov / total
     return mean, (cov + cov.T) / 2
 
 
@@ -72,13 +70,14 @@ def _sqrt_and_inv_sqrt_psd(S: np.ndarray, floor: float):
     Negative eigenvalues from rounding are clipped to zero (POT's ``sqrtm`` takes
     their square root and returns NaN, hence this helper).
     """
-    eigval, eigvec = np.linalg.eigh(S)
-    root = np.sqrt(np.clip(eigval, 0.0, None))
-    inv_root = 1.0 / np.sqrt(np.maximum(eigval, floor))
+    nx = get_backend(S)
+    eigval, eigvec = nx.eigh(S)
+    root = nx.sqrt(nx.clip(eigval, 0.0, None))
+    inv_root = 1.0 / nx.sqrt(nx.clip(eigval, floor, None))
     return (eigvec * root) @ eigvec.T, (eigvec * inv_root) @ eigvec.T
 
 
-def _sqrtm_psd(S: np.ndarray) -> np.ndarray:
+def _sqrtm_psd(S):
     return _sqrt_and_inv_sqrt_psd(S, 1.0)[0]
 
 
@@ -95,10 +94,11 @@ def gaussian_w2(mean_a, cov_a, mean_b, cov_b) -> float:
     >>> gaussian_w2(np.zeros(2), np.eye(2), np.array([3.0, 4.0]), np.eye(2))
     25.0
     """
+    nx = get_backend(cov_a, cov_b)
     root_a = _sqrtm_psd(cov_a)
     cross = _sqrtm_psd(root_a @ cov_b @ root_a)
-    bures = np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(cross)
-    return float(np.sum((mean_a - mean_b) ** 2) + max(bures, 0.0))
+    bures = float(nx.trace(cov_a) + nx.trace(cov_b) - 2 * nx.trace(cross))
+    return float(nx.sum((mean_a - mean_b) ** 2)) + max(bures, 0.0)
 
 
 def ot_sample(X, sample_weight, size, rng):
@@ -118,7 +118,7 @@ def ot_sample(X, sample_weight, size, rng):
         index = np.arange(n_samples)
     else:
         index = np.sort(rng.choice(n_samples, size=size, replace=False))
-    sample = np.asarray(X[index], dtype=np.float64)
+    sample = host_rows(X, index)
     masses = (
         np.ones(len(index))
         if sample_weight is None
@@ -225,35 +225,47 @@ def gaussian_targets(codebook, data_mean, data_cov):
            [5., 3.],
            [5., 7.]])
     """
-    codebook = np.asarray(codebook, dtype=np.float64)
+    nx = get_backend(codebook)
+    codebook = nx.float64(codebook)
+    data_mean, data_cov = nx.float64(data_mean), nx.float64(data_cov)
     n_features = codebook.shape[1]
     code_mean, code_cov = weighted_moments(codebook)
-    scale = (np.trace(data_cov) + np.trace(code_cov)) / n_features
+    scale = float(nx.trace(data_cov) + nx.trace(code_cov)) / n_features
     floor = 1e-8 * scale if scale > 0 else 1.0
     root, inv_root = _sqrt_and_inv_sqrt_psd(code_cov, floor)
     middle = _sqrtm_psd(root @ data_cov @ root)
     transform = inv_root @ middle @ inv_root
     targets = data_mean + (codebook - code_mean) @ transform
-    bures = np.trace(data_cov) + np.trace(code_cov) - 2 * np.trace(middle)
-    w2 = float(np.sum((data_mean - code_mean) ** 2) + max(bures, 0.0))
+    bures = float(nx.trace(data_cov) + nx.trace(code_cov) - 2 * nx.trace(middle))
+    w2 = float(nx.sum((data_mean - code_mean) ** 2)) + max(bures, 0.0)
     return targets, w2
 
 
 def _quantile_integrals(sorted_values, sorted_masses, levels):
     """``G(u) = int_0^u Q(s) ds`` of each row's 1-D distribution, at ``levels``.
 
-    ``G`` is piecewise linear between the cumulative masses, so interpolation is exact.
+    ``G`` is piecewise linear between the cumulative masses, so linear
+    interpolation between them is exact.
     """
-    cum_mass = np.cumsum(sorted_masses, axis=1)
-    cum_moment = np.cumsum(sorted_masses * sorted_values, axis=1)
-    out = np.empty((sorted_values.shape[0], len(levels)))
-    for row in range(sorted_values.shape[0]):
-        out[row] = np.interp(
-            levels,
-            np.concatenate(([0.0], cum_mass[row])),
-            np.concatenate(([0.0], cum_moment[row])),
-        )
-    return out
+    nx = get_backend(sorted_values)
+    n_rows, n_points = sorted_values.shape
+    zero = nx.zeros((n_rows, 1), type_as=sorted_values)
+    cum_mass = nx.concatenate([zero, nx.cumsum(sorted_masses, axis=1)], axis=1)
+    cum_moment = nx.concatenate(
+        [zero, nx.cumsum(sorted_masses * sorted_values, axis=1)], axis=1
+    )
+    queries = zero + levels[None, :]
+    upper = nx.clip(nx.searchsorted(cum_mass, queries, side="right"), 1, n_points)
+    lower = upper - 1
+    mass_low = nx.take_along_axis(cum_mass, lower, 1)
+    width = nx.take_along_axis(cum_mass, upper, 1) - mass_low
+    moment_low = nx.take_along_axis(cum_moment, lower, 1)
+    rise = nx.take_along_axis(cum_moment, upper, 1) - moment_low
+    has_width = width > 0
+    fraction = nx.where(
+        has_width, (queries - mass_low) / nx.where(has_width, width, 1.0), 0.0
+    )
+    return moment_low + nx.clip(fraction, 0.0, 1.0) * rise
 
 
 def sliced_data_side(sample, masses, directions, n_codes):
@@ -262,40 +274,42 @@ def sliced_data_side(sample, masses, directions, n_codes):
     For each direction, the integral of the data's quantile function over each
     interval ``[r/K, (r+1)/K]`` (``K`` times it is the barycentric target of the
     code of rank ``r``) and the data's second moment along it. Computed once per
-    fit: each iteration then only projects and sorts the codes.
+    fit, on the backend of ``directions``: each iteration then only projects and
+    sorts the codes.
 
     Parameters
     ----------
-    sample : ndarray of shape (n_points, n_features)
-    masses : ndarray of shape (n_points,)
+    sample : array of shape (n_points, n_features)
+    masses : array of shape (n_points,)
         Masses of the sample, summing to one.
-    directions : ndarray of shape (n_features, n_projections)
+    directions : array of shape (n_features, n_projections)
         Unit directions, e.g. from ``ot.sliced.get_random_projections``.
     n_codes : int
 
     Returns
     -------
-    interval_moments : ndarray of shape (n_projections, n_codes)
-    second_moments : ndarray of shape (n_projections,)
+    interval_moments : array of shape (n_projections, n_codes), float64
+    second_moments : array of shape (n_projections,), float64
     """
+    nx = get_backend(directions)
+    directions = nx.float64(directions)
+    sample, masses = nx.float64(sample), nx.float64(masses)
     n_projections = directions.shape[1]
-    levels = np.arange(n_codes + 1) / n_codes
-    interval_moments = np.empty((n_projections, n_codes))
-    second_moments = np.empty(n_projections)
+    levels = nx.arange(n_codes + 1, type_as=sample) / n_codes
+    interval_moments, second_moments = [], []
     # Directions in blocks bound the temporaries (several block x n_points arrays)
     # whatever n_projections is.
     for start in range(0, n_projections, _DIRECTION_BLOCK):
-        block = slice(start, start + _DIRECTION_BLOCK)
+        block = directions[:, start : start + _DIRECTION_BLOCK]
         # One row per direction, so that sorts and scans run over contiguous memory.
-        data_proj = directions[:, block].T @ sample.T
-        order = np.argsort(data_proj, axis=1)
-        sorted_data = np.take_along_axis(data_proj, order, axis=1)
+        data_proj = block.T @ sample.T
+        order = nx.argsort(data_proj, axis=1)
+        sorted_data = nx.take_along_axis(data_proj, order, 1)
         sorted_masses = masses[order]
-        interval_moments[block] = np.diff(
-            _quantile_integrals(sorted_data, sorted_masses, levels), axis=1
-        )
-        second_moments[block] = np.sum(sorted_masses * sorted_data**2, axis=1)
-    return interval_moments, second_moments
+        integrals = _quantile_integrals(sorted_data, sorted_masses, levels)
+        interval_moments.append(integrals[:, 1:] - integrals[:, :-1])
+        second_moments.append(nx.sum(sorted_masses * sorted_data**2, axis=1))
+    return nx.concatenate(interval_moments), nx.concatenate(second_moments)
 
 
 def sliced_targets(codebook, directions, interval_moments, second_moments):
@@ -309,14 +323,14 @@ def sliced_targets(codebook, directions, interval_moments, second_moments):
 
     Parameters
     ----------
-    codebook : ndarray of shape (n_codes, n_features)
-    directions : ndarray of shape (n_features, n_projections)
-    interval_moments, second_moments : ndarray
-        The data side, from ``sliced_data_side``.
+    codebook : array of shape (n_codes, n_features)
+    directions : array of shape (n_features, n_projections)
+    interval_moments, second_moments : arrays
+        The data side, from ``sliced_data_side``, on the codebook's backend.
 
     Returns
     -------
-    targets : ndarray of shape (n_codes, n_features), float64
+    targets : array of shape (n_codes, n_features), float64
     w2 : float
         ``d`` times the sliced squared 2-Wasserstein distance (mean over directions
         of the exact 1-D squared distances): equal to ``W2^2`` for a translation
@@ -334,23 +348,23 @@ def sliced_targets(codebook, directions, interval_moments, second_moments):
     >>> w2
     6.5
     """
-    codebook = np.asarray(codebook, dtype=np.float64)
+    nx = get_backend(codebook, directions)
+    codebook = nx.float64(codebook)
     n_codes, n_features = codebook.shape
     n_projections = directions.shape[1]
     code_proj = directions.T @ codebook.T
-    code_order = np.argsort(code_proj, axis=1)
-    sorted_codes = np.take_along_axis(code_proj, code_order, axis=1)
-    gaps = np.empty_like(sorted_codes)
-    np.put_along_axis(
-        gaps, code_order, n_codes * interval_moments - sorted_codes, axis=1
-    )
+    code_order = nx.argsort(code_proj, axis=1)
+    sorted_codes = nx.take_along_axis(code_proj, code_order, 1)
+    sorted_gaps = n_codes * interval_moments - sorted_codes
+    # The argsort of a permutation is its inverse: it puts the gaps back in code order.
+    gaps = nx.take_along_axis(sorted_gaps, nx.argsort(code_order, axis=1), 1)
     w2_per_direction = (
         second_moments
-        - 2 * np.sum(sorted_codes * interval_moments, axis=1)
-        + np.sum(sorted_codes**2, axis=1) / n_codes
+        - 2 * nx.sum(sorted_codes * interval_moments, axis=1)
+        + nx.sum(sorted_codes**2, axis=1) / n_codes
     )
     targets = codebook + (n_features / n_projections) * (gaps.T @ directions.T)
-    w2 = float(n_features * max(np.mean(w2_per_direction), 0.0))
+    w2 = n_features * max(float(nx.mean(w2_per_direction)), 0.0)
     return targets, w2
 
 
@@ -439,9 +453,10 @@ class SlicedAlignment:
     size (fresh directions every iteration measured no better on E).
     """
 
-    def __init__(self, sample, masses, n_codes, n_projections, rng):
-        self.directions = ot.sliced.get_random_projections(
-            sample.shape[1], n_projections, seed=rng
+    def __init__(self, sample, masses, n_codes, n_projections, rng, nx=None):
+        nx = nx or NumpyBackend()
+        self.directions = nx.float64(
+            ot.sliced.get_random_projections(sample.shape[1], n_projections, seed=rng)
         )
         self.interval_moments, self.second_moments = sliced_data_side(
             sample, masses, self.directions, n_codes
@@ -461,7 +476,10 @@ class ExactAlignment:
         self.masses = masses
 
     def __call__(self, codebook, rng):
-        return exact_targets(codebook, self.sample, self.masses)
+        # POT's network simplex runs on the CPU whatever the codebook's backend.
+        nx = get_backend(codebook)
+        targets, w2 = exact_targets(nx.to_numpy(codebook), self.sample, self.masses)
+        return nx.float64(targets), w2
 
 
 def default_ot_sample_size(alignment: str, n_codes: int, n_samples: int) -> int:
@@ -501,14 +519,19 @@ def sample_alignment(
     target: str,
     n_projections: int | None,
     rng,
+    nx=None,
 ):
-    """Sliced or exact alignment to a weighted data sample (reweighted for the target)."""
+    """Sliced or exact alignment to a weighted data sample (reweighted for the target).
+
+    The sliced data side is prepared on the backend ``nx`` (numpy if None); exact
+    OT always runs on the CPU through POT.
+    """
     if target == "quantization-optimal":
         masses = quantization_optimal_masses(sample, masses)
     if alignment == "sliced":
         if n_projections is None:
             n_projections = max(64, 2 * sample.shape[1])
-        return SlicedAlignment(sample, masses, n_codes, n_projections, rng)
+        return SlicedAlignment(sample, masses, n_codes, n_projections, rng, nx)
     return ExactAlignment(sample, masses)
 
 
@@ -522,15 +545,16 @@ def make_alignment(
     ot_sample_size: int,
     n_projections: int | None,
     rng,
+    nx=None,
 ):
     """Prepare the data side of an alignment method once per fit.
 
     Parameters
     ----------
     alignment : {"gaussian", "sliced", "exact"}
-    X : ndarray of shape (n_samples, n_features)
-        In memory or memory-mapped: "gaussian" reads it once in chunks, the others
-        read only the ``ot_sample_size`` rows of their sample.
+    X : ndarray or tensor of shape (n_samples, n_features)
+        In memory, memory-mapped or on a torch device: "gaussian" reads it once
+        in chunks, the others read only the ``ot_sample_size`` rows of their sample.
     sample_weight : ndarray of shape (n_samples,) or None
     n_codes : int
     target : {"quantization-optimal", "data"}
@@ -541,11 +565,15 @@ def make_alignment(
     n_projections : int or None
         Directions of the sliced method, drawn once; ``max(64, 2 d)`` if None.
     rng : numpy.random.RandomState
+        The one source of random draws (sample rows, directions), whatever the backend.
+    nx : NumpyBackend or TorchBackend, default=None
+        Where the sliced data side is prepared; numpy if None.
 
     Returns
     -------
     callable
-        ``alignment(codebook, rng) -> (targets, w2)``.
+        ``alignment(codebook, rng) -> (targets, w2)``, with float64 targets on
+        the codebook's backend.
     """
     if alignment == "gaussian":
         mean, cov = weighted_moments(X, sample_weight)
@@ -559,4 +587,5 @@ def make_alignment(
         target=target,
         n_projections=n_projections,
         rng=rng,
+        nx=nx,
     )

@@ -11,7 +11,6 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, _fit_context
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import (
     _check_feature_names_in,
     _check_sample_weight,
@@ -28,7 +27,16 @@ from .alignment import (
     make_alignment,
     sample_alignment,
 )
-from .assignment import assign, pairwise_distances_chunked
+from .backends import (
+    BACKENDS,
+    check_tensor,
+    get_backend,
+    import_torch,
+    is_tensor,
+    numpy_dtype,
+    resolve_backend,
+    to_host,
+)
 from .initialization import INITS, initial_codebook
 from .metrics import _perplexity_from, _utilization_from
 from .streaming import Reservoir, RunningMoments
@@ -43,8 +51,8 @@ class _Stream:
     """What ``partial_fit`` carries from one batch to the next."""
 
     rng: np.random.RandomState
-    counts: np.ndarray
-    sums: np.ndarray
+    counts: object
+    sums: object
     history: dict
     moments: RunningMoments | None = None
     reservoir: Reservoir | None = None
@@ -86,13 +94,33 @@ def _batch_rows(n_samples: int, batch_size: int, rng):
 
 def _mean_feature_variance(X, sample_weight) -> float:
     """Weighted variance averaged over features: the scale that ``tol`` is relative to."""
-    total = sample_weight.sum()
-    mean = (sample_weight @ X) / total
-    spread = 0.0
-    for start in range(0, X.shape[0], 65536):
-        rows = slice(start, start + 65536)
-        spread += sample_weight[rows] @ row_norms(X[rows] - mean, squared=True)
-    return float(spread / total / X.shape[1])
+    nx = get_backend(X, sample_weight)
+    w = nx.float64(sample_weight)
+    total = float(nx.sum(w))
+    chunks = [slice(start, start + 65536) for start in range(0, X.shape[0], 65536)]
+    mean = sum(w[rows] @ nx.float64(X[rows]) for rows in chunks) / total
+    spread = sum(
+        float(nx.sum(w[rows] * nx.sum((nx.float64(X[rows]) - mean) ** 2, axis=1)))
+        for rows in chunks
+    )
+    return spread / total / X.shape[1]
+
+
+def _like_input(result, X_input):
+    """``result`` as the caller gave X: a tensor on X's device, else a numpy array."""
+    if is_tensor(X_input):
+        torch = import_torch()
+        if is_tensor(result):
+            return result.to(X_input.device)
+        if sp.issparse(result):
+            result = result.tocoo()
+            indices = torch.as_tensor(np.vstack([result.row, result.col]))
+            values = torch.as_tensor(result.data)
+            return torch.sparse_coo_tensor(
+                indices, values, result.shape, device=X_input.device
+            ).to_sparse_csr()
+        return torch.as_tensor(result, device=X_input.device)
+    return to_host(result)
 
 
 class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
@@ -160,19 +188,36 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         with running per-code statistics, as ``MiniBatchKMeans``, and X may be a
         memory-mapped array larger than memory. ``partial_fit`` streams batches
         one call at a time.
+    backend : {"auto", "numpy", "torch"}, default="auto"
+        Array library that runs the fit loop. ``"numpy"``: threaded BLAS and
+        numba kernels on the CPU. ``"torch"``: PyTorch on ``device`` (a GPU, or
+        the CPU), with sliced and Gaussian alignment on the device and exact OT
+        on the CPU through POT. ``"auto"``: torch when X is a torch tensor or a
+        ``device`` is named, numpy otherwise. The same ``random_state`` gives
+        the same run on either backend, up to floating-point rounding.
+    device : str or torch.device, default=None
+        Torch device of the torch backend, e.g. ``"cuda"`` or ``"cuda:1"``. None:
+        the input tensor's device, else ``"cuda"`` when available, else ``"cpu"``.
+        numpy data that fit in half the GPU's free memory are copied to it once;
+        larger data stay on the host and travel chunk by chunk.
     encode : {"quantized", "distance", "onehot", "ordinal"}, default="quantized"
         Output of ``transform``: each row replaced by its code vector; distances
         to every code (``KMeans`` semantics); a sparse one-hot matrix of codes;
         or the code index as one integer column.
     random_state : int, RandomState instance or None, default=None
-        Seeds the initial codebook, the OT sample and the sliced directions.
+        Seeds the initial codebook, the OT sample, the sliced directions and the
+        mini-batches: every random draw comes from this one numpy generator,
+        whatever the backend.
     verbose : int, default=0
         Print J, E, U and ``g`` every iteration when positive.
 
     Attributes
     ----------
     codebook_ : ndarray of shape (n_clusters, n_features)
-        Learned codes, in the dtype of the training data.
+        Learned codes, in the dtype of the training data (float32 for float16 or
+        bfloat16 tensors). A numpy array whatever the backend, so that pickling,
+        sklearn tools and ``skwvq.metrics`` work; ``codebook_tensor_`` gives it
+        back as a tensor on the fit's device.
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
         The same array as ``codebook_``, so code written for ``KMeans`` works.
     labels_ : ndarray of shape (n_samples,)
@@ -186,6 +231,10 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         ``"E"`` (quantization error), ``"U"`` (utilization), ``"C"``
         (perplexity), ``"W"`` (the alignment's 2-Wasserstein estimate; NaN when
         ``g = 0`` skips alignment) and ``"alignment_weight"`` (``g``).
+    backend_ : str
+        Backend the fit ran on, ``"numpy"`` or ``"torch"``.
+    device_ : str
+        Device the fit ran on (``"cpu"`` for the numpy backend).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -222,6 +271,10 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         "ot_sample_size": [Interval(Integral, 1, None, closed="left"), None],
         "n_projections": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "backend": [StrOptions(set(BACKENDS))],
+        # Checked when the backend is resolved, so that torch.device objects are
+        # accepted without importing torch here.
+        "device": "no_validation",
         "encode": [StrOptions(set(ENCODINGS))],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -241,6 +294,8 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         ot_sample_size=None,
         n_projections=None,
         batch_size=None,
+        backend="auto",
+        device=None,
         encode="quantized",
         random_state=None,
         verbose=0,
@@ -256,6 +311,8 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         self.ot_sample_size = ot_sample_size
         self.n_projections = n_projections
         self.batch_size = batch_size
+        self.backend = backend
+        self.device = device
         self.encode = encode
         self.random_state = random_state
         self.verbose = verbose
@@ -272,6 +329,29 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         """The learned codes; the same array as ``codebook_``."""
         return self.codebook_
 
+    @property
+    def codebook_tensor_(self):
+        """The learned codes as a torch tensor on the device the fit ran on."""
+        check_is_fitted(self)
+        return import_torch().as_tensor(self.codebook_, device=self.device_)
+
+    def _validate_X(self, X, *, reset: bool):
+        """The backend for X, and X validated: tensors stay tensors for the torch backend."""
+        nx = resolve_backend(self.backend, self.device, X)
+        if is_tensor(X) and nx.__name__ == "torch":
+            X = check_tensor(X)
+            if reset:
+                vars(self).pop("feature_names_in_", None)
+                self.n_features_in_ = X.shape[1]
+            elif X.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                    f"expecting {self.n_features_in_} features as input."
+                )
+            return nx, X
+        X = validate_data(self, to_host(X), dtype=[np.float64, np.float32], reset=reset)
+        return nx, X
+
     # ------------------------------------------------------------------ fit --
     def _resolved_target(self) -> str:
         if self.target != "auto":
@@ -285,8 +365,12 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             raise ValueError(
                 f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}."
             )
+        dtype = numpy_dtype(X)
         sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            to_host(sample_weight),
+            X,
+            dtype=dtype,
+            ensure_non_negative=True,
         )
         n_weighted = int(np.count_nonzero(sample_weight))
         if n_weighted < self.n_clusters:
@@ -296,7 +380,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             )
         init = self.init
         if not isinstance(init, str):
-            init = check_array(init, dtype=X.dtype, input_name="init")
+            init = check_array(to_host(init), dtype=dtype, input_name="init")
             if init.shape != (self.n_clusters, n_features):
                 raise ValueError(
                     f"init array has shape {init.shape}; expected "
@@ -311,7 +395,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             check_exact_size(ot_sample_size, self.n_clusters)
         return sample_weight, init, ot_sample_size
 
-    def _alignment_for(self, X, sample_weight, ot_sample_size, rng):
+    def _alignment_for(self, nx, X, sample_weight, ot_sample_size, rng):
         return make_alignment(
             self.alignment,
             X,
@@ -321,6 +405,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             ot_sample_size=ot_sample_size,
             n_projections=self.n_projections,
             rng=rng,
+            nx=nx,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -348,30 +433,37 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             Fitted estimator.
         """
         with _unchanged_on_error(self):
-            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=True)
+            nx, X = self._validate_X(X, reset=True)
             sample_weight, init, ot_sample_size = self._check_fit_inputs(
                 X, sample_weight
             )
             rng = check_random_state(self.random_state)
             codebook = initial_codebook(X, self.n_clusters, init, sample_weight, rng)
-            align = self._alignment_for(X, sample_weight, ot_sample_size, rng)
+            X = nx.place(X)
+            weights = nx.asarray(sample_weight)
+            codebook = nx.asarray(codebook)
+            align = self._alignment_for(nx, X, weights, ot_sample_size, rng)
             if self.batch_size is None or self.batch_size >= X.shape[0]:
                 run = self._run_full_batch
             else:
                 run = self._run_minibatch
-            codebook, history = run(X, sample_weight, codebook, align, rng)
-            final = assign(X, codebook, sample_weight=sample_weight)
+            codebook, history = run(nx, X, weights, codebook, align, rng)
+            final = nx.assign(X, codebook, sample_weight=weights)
+            inertia = float(nx.sum(weights * final.sq_distances))
 
         vars(self).pop("_stream", None)
-        self.codebook_ = codebook
-        self.labels_ = final.labels
-        self.inertia_ = float(sample_weight @ final.sq_distances)
+        self.backend_ = nx.__name__
+        self.device_ = str(nx.device)
+        self.codebook_ = to_host(codebook)
+        self.labels_ = to_host(final.labels)
+        self.inertia_ = inertia
         self.n_iter_ = len(history["J"])
         self.history_ = {key: np.asarray(values) for key, values in history.items()}
         return self
 
     def _record(self, history, step, g, error, counts, w2, shift=None):
         """Append one step's J, E, U, C, W and g to the history (and print it if verbose)."""
+        counts = to_host(counts)
         objective = (1 - g) * error + (g * w2 if g > 0 else 0.0)
         values = (
             objective,
@@ -393,15 +485,15 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
     def _weight_at(self, step: int) -> float:
         return self.alignment_weight * self.alignment_decay**step
 
-    def _run_full_batch(self, X, sample_weight, codebook, align, rng):
+    def _run_full_batch(self, nx, X, sample_weight, codebook, align, rng):
         """Assign, align, update on all of X until max_iter or the shift is below tol."""
-        total_weight = float(sample_weight.sum())
-        x_sq_norms = row_norms(X, squared=True)
+        total_weight = float(nx.sum(sample_weight))
+        x_sq_norms = nx.sq_norms(X)
         shift_tol = self.tol * _mean_feature_variance(X, sample_weight)
         history = {key: [] for key in HISTORY_KEYS}
         for iteration in range(self.max_iter):
             g = self._weight_at(iteration)
-            stats = assign(
+            stats = nx.assign(
                 X, codebook, sample_weight=sample_weight, x_sq_norms=x_sq_norms
             )
             targets, w2 = align(codebook, rng) if g > 0 else (None, np.nan)
@@ -412,15 +504,15 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
                 targets,
                 g,
             )
-            shift = float(np.sum((updated.astype(np.float64) - codebook) ** 2))
-            error = float(sample_weight @ stats.sq_distances) / total_weight
+            shift = float(nx.sum((nx.float64(updated) - nx.float64(codebook)) ** 2))
+            error = float(nx.sum(sample_weight * stats.sq_distances)) / total_weight
             self._record(history, iteration, g, error, stats.counts, w2, shift)
             codebook = updated
             if shift <= shift_tol:
                 break
         return codebook, history
 
-    def _run_minibatch(self, X, sample_weight, codebook, align, rng):
+    def _run_minibatch(self, nx, X, sample_weight, codebook, align, rng):
         """Epochs of random mini-batches with running counts; one history entry per epoch."""
         n_samples = X.shape[0]
         shift_tol = self.tol * _mean_feature_variance(X, sample_weight)
@@ -429,25 +521,25 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         # while a code stood elsewhere would otherwise anchor it (lifelong counts,
         # as MiniBatchKMeans keeps, measured 13% worse E than the full-batch fit).
         retain = 1.0 - self.batch_size / n_samples
-        counts = np.zeros(self.n_clusters)
-        sums = np.zeros((self.n_clusters, X.shape[1]))
+        counts = nx.zeros(self.n_clusters, type_as=nx.float64(sample_weight[:1]))
+        sums = nx.zeros((self.n_clusters, X.shape[1]), type_as=counts)
         for epoch in range(self.max_iter):
             g = self._weight_at(epoch)
-            start_codebook = codebook.astype(np.float64)
-            epoch_counts = np.zeros(self.n_clusters)
+            start_codebook = nx.float64(codebook)
+            epoch_counts = nx.zeros(self.n_clusters, type_as=counts)
             error_sum = weight_sum = 0.0
             for rows in _batch_rows(n_samples, self.batch_size, rng):
-                X_batch = np.concatenate([X[span] for span in rows])
-                w_batch = np.concatenate([sample_weight[span] for span in rows])
-                stats = assign(X_batch, codebook, sample_weight=w_batch)
+                X_batch = nx.rows(X, rows)
+                w_batch = nx.rows(sample_weight, rows)
+                stats = nx.assign(X_batch, codebook, sample_weight=w_batch)
                 targets, w2 = align(codebook, rng) if g > 0 else (None, np.nan)
                 codebook, counts, sums = minibatch_update(
                     codebook, retain * counts, retain * sums, stats, targets, g
                 )
                 epoch_counts += stats.counts
-                error_sum += float(w_batch @ stats.sq_distances)
-                weight_sum += float(w_batch.sum())
-            shift = float(np.sum((codebook - start_codebook) ** 2))
+                error_sum += float(nx.sum(w_batch * stats.sq_distances))
+                weight_sum += float(nx.sum(w_batch))
+            shift = float(nx.sum((nx.float64(codebook) - start_codebook) ** 2))
             self._record(
                 history, epoch, g, error_sum / weight_sum, epoch_counts, w2, shift
             )
@@ -480,40 +572,52 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         """
         with _unchanged_on_error(self):
             fitted = hasattr(self, "codebook_")
-            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not fitted)
+            nx, X = self._validate_X(X, reset=not fitted)
             if fitted:
-                X = X.astype(self.codebook_.dtype, copy=False)
                 sample_weight = _check_sample_weight(
-                    sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+                    to_host(sample_weight),
+                    X,
+                    dtype=self.codebook_.dtype,
+                    ensure_non_negative=True,
                 )
                 codebook = self.codebook_
             else:
                 sample_weight, init, _ = self._check_fit_inputs(X, sample_weight)
-            stream = vars(self).get("_stream") or self._new_stream(X.shape[1])
+            stream = vars(self).get("_stream") or self._new_stream(nx, X.shape[1])
             if not fitted:
                 codebook = initial_codebook(
                     X, self.n_clusters, init, sample_weight, stream.rng
                 )
-            align = self._stream_alignment(stream, X, sample_weight)
+            align = self._stream_alignment(nx, stream, X, sample_weight)
             g = self._weight_at(stream.n_steps)
-            stats = assign(X, codebook, sample_weight=sample_weight)
+            codebook = nx.asarray(codebook)
+            X = nx.asarray(X, dtype=codebook.dtype)
+            weights = nx.asarray(sample_weight)
+            stats = nx.assign(X, codebook, sample_weight=weights)
             targets, w2 = align(codebook, stream.rng) if g > 0 else (None, np.nan)
+            stream.counts, stream.sums = (
+                nx.float64(stream.counts),
+                nx.float64(stream.sums),
+            )
             codebook, stream.counts, stream.sums = minibatch_update(
                 codebook, stream.counts, stream.sums, stats, targets, g
             )
-            error = float(sample_weight @ stats.sq_distances) / sample_weight.sum()
+            inertia = float(nx.sum(weights * stats.sq_distances))
+            error = inertia / float(nx.sum(weights))
             self._record(stream.history, stream.n_steps, g, error, stats.counts, w2)
             stream.n_steps += 1
 
         self._stream = stream
-        self.codebook_ = codebook
-        self.labels_ = stats.labels
-        self.inertia_ = float(sample_weight @ stats.sq_distances)
+        self.backend_ = nx.__name__
+        self.device_ = str(nx.device)
+        self.codebook_ = to_host(codebook)
+        self.labels_ = to_host(stats.labels)
+        self.inertia_ = inertia
         self.n_iter_ = stream.n_steps
         self.history_ = {k: np.asarray(v) for k, v in stream.history.items()}
         return self
 
-    def _new_stream(self, n_features):
+    def _new_stream(self, nx, n_features):
         ot_sample_size = self.ot_sample_size or default_ot_sample_size(
             self.alignment, self.n_clusters, np.iinfo(np.int64).max
         )
@@ -521,8 +625,8 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             check_exact_size(ot_sample_size, self.n_clusters)
         return _Stream(
             rng=check_random_state(self.random_state),
-            counts=np.zeros(self.n_clusters),
-            sums=np.zeros((self.n_clusters, n_features)),
+            counts=nx.float64(np.zeros(self.n_clusters)),
+            sums=nx.float64(np.zeros((self.n_clusters, n_features))),
             history={key: [] for key in HISTORY_KEYS},
             moments=RunningMoments(n_features)
             if self.alignment == "gaussian"
@@ -532,9 +636,14 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             else Reservoir(ot_sample_size, n_features),
         )
 
-    def _stream_alignment(self, stream, X, sample_weight):
-        """The alignment against the stream so far (rebuilt as the reservoir renews)."""
+    def _stream_alignment(self, nx, stream, X, sample_weight):
+        """The alignment against the stream so far (rebuilt as the reservoir renews).
+
+        The stream's moments and reservoir are kept on the host; a sliced
+        alignment's data side is prepared on the backend ``nx``.
+        """
         target = self._resolved_target()
+        X = to_host(X)
         if stream.moments is not None:
             stream.moments.add(X, sample_weight)
             return gaussian_alignment(
@@ -551,6 +660,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
                 target=target,
                 n_projections=self.n_projections,
                 rng=stream.rng,
+                nx=nx,
             )
             stream.built_at = stream.reservoir.n_seen
         return stream.alignment
@@ -572,9 +682,11 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
     # ------------------------------------------------------------ inference --
     def _validated(self, X):
+        """The backend, X placed on it, and the codebook in X's dtype there."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return X, self.codebook_.astype(X.dtype, copy=False)
+        nx, X = self._validate_X(X, reset=False)
+        X = nx.place(X)
+        return nx, X, nx.asarray(self.codebook_, dtype=numpy_dtype(X))
 
     def predict(self, X):
         """Index of the nearest code of each sample.
@@ -585,10 +697,11 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,), dtype int64
+        labels : ndarray or tensor of shape (n_samples,), dtype int64
+            A tensor on X's device when X is a tensor.
         """
-        X, codebook = self._validated(X)
-        return assign(X, codebook).labels
+        nx, X_placed, codebook = self._validated(X)
+        return _like_input(nx.assign(X_placed, codebook).labels, X)
 
     def transform(self, X):
         """Encode X as set by ``encode``.
@@ -599,25 +712,31 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
         Returns
         -------
-        X_new : ndarray or sparse matrix
+        X_new : ndarray, sparse matrix or tensor
             ``"quantized"``: (n_samples, n_features), each row's code vector;
             ``"distance"``: (n_samples, n_clusters) Euclidean distances;
             ``"onehot"``: sparse CSR (n_samples, n_clusters);
-            ``"ordinal"``: (n_samples, 1) code indices.
+            ``"ordinal"``: (n_samples, 1) code indices. A tensor on X's device
+            (sparse CSR for ``"onehot"``) when X is a tensor.
         """
-        X, codebook = self._validated(X)
+        nx, X_placed, codebook = self._validated(X)
         if self.encode == "distance":
-            return pairwise_distances_chunked(X, codebook)
-        labels = assign(X, codebook).labels
+            return _like_input(nx.distances(X_placed, codebook), X)
+        labels = nx.assign(X_placed, codebook).labels
         if self.encode == "quantized":
-            return codebook[labels]
+            return _like_input(codebook[labels], X)
         if self.encode == "ordinal":
-            return labels[:, None]
-        n_samples = X.shape[0]
-        return sp.csr_matrix(
-            (np.ones(n_samples, dtype=X.dtype), labels, np.arange(n_samples + 1)),
+            return _like_input(labels[:, None], X)
+        n_samples = X_placed.shape[0]
+        onehot = sp.csr_matrix(
+            (
+                np.ones(n_samples, dtype=numpy_dtype(X_placed)),
+                to_host(labels),
+                np.arange(n_samples + 1),
+            ),
             shape=(n_samples, self.n_clusters),
         )
+        return _like_input(onehot, X)
 
     def inverse_transform(self, X):
         """Code vectors for encoded rows (the decoder of ``transform``).
@@ -633,9 +752,11 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             The code vector that each row encodes.
         """
         check_is_fitted(self)
+        if is_tensor(X):
+            return _like_input(self.inverse_transform(to_host(X)), X)
         if self.encode == "quantized":
-            X, codebook = self._validated(X)
-            return codebook[assign(X, codebook).labels]
+            nx, X, codebook = self._validated(X)
+            return to_host(codebook[nx.assign(X, codebook).labels])
         if self.encode == "ordinal":
             codes = check_array(X, dtype=None, input_name="X")
             if codes.shape[1] != 1 or not np.all(np.mod(codes, 1) == 0):
@@ -670,11 +791,15 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         score : float
             ``-inertia`` on X, as ``KMeans.score``; greater is better.
         """
-        X, codebook = self._validated(X)
+        nx, X, codebook = self._validated(X)
         sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            to_host(sample_weight),
+            X,
+            dtype=numpy_dtype(X),
+            ensure_non_negative=True,
         )
-        return -float(sample_weight @ assign(X, codebook).sq_distances)
+        distances = nx.assign(X, codebook).sq_distances
+        return -float(nx.sum(nx.asarray(sample_weight) * distances))
 
     def get_feature_names_out(self, input_features=None):
         """Names of the columns that ``transform`` returns.

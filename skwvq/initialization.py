@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
 from .alignment import _sqrtm_psd, weighted_moments
+from .backends import host_rows, numpy_dtype, to_host
 
 INITS = ("random", "k-means++", "gaussian")
 
@@ -15,7 +16,9 @@ def initial_codebook(X, n_codes, init, sample_weight, rng) -> np.ndarray:
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray or tensor of shape (n_samples, n_features)
+        Tensors stay on their device; only the drawn rows come to the host
+        (``"k-means++"`` copies X to the host, as it runs on the CPU).
     n_codes : int
     init : {"random", "k-means++", "gaussian"} or ndarray of shape (n_codes, n_features)
         ``"random"``: distinct rows of ``X``, drawn with probability proportional to
@@ -28,6 +31,7 @@ def initial_codebook(X, n_codes, init, sample_weight, rng) -> np.ndarray:
     Returns
     -------
     ndarray of shape (n_codes, n_features)
+        On the host, in X's dtype (float32 for half-precision tensors).
 
     Examples
     --------
@@ -36,17 +40,18 @@ def initial_codebook(X, n_codes, init, sample_weight, rng) -> np.ndarray:
     >>> initial_codebook(X, 3, "random", np.ones(10), np.random.RandomState(0)).shape
     (3, 2)
     """
+    dtype = numpy_dtype(X)
     if isinstance(init, str) and init == "random":
         p = sample_weight / sample_weight.sum()
         index = rng.choice(X.shape[0], size=n_codes, replace=False, p=p)
-        return np.array(X[np.sort(index)], dtype=X.dtype)
+        return host_rows(X, np.sort(index)).astype(dtype)
     if isinstance(init, str) and init == "k-means++":
         centers, _ = kmeans_plusplus(
-            np.asarray(X), n_codes, sample_weight=sample_weight, random_state=rng
+            to_host(X), n_codes, sample_weight=sample_weight, random_state=rng
         )
-        return centers.astype(X.dtype, copy=False)
+        return centers.astype(dtype, copy=False)
     if isinstance(init, str) and init == "gaussian":
-        mean, cov = weighted_moments(X, sample_weight)
+        mean, cov = (to_host(m) for m in weighted_moments(X, sample_weight))
         draws = rng.standard_normal((n_codes, X.shape[1])) @ _sqrtm_psd(cov)
-        return (mean + draws).astype(X.dtype)
-    return np.array(init, dtype=X.dtype, copy=True)
+        return (mean + draws).astype(dtype)
+    return np.array(init, dtype=dtype, copy=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
+from .backends import get_backend
 
 
 def update_codebook(codebook, mass, weighted_sums, targets, alignment_weight):
@@ -40,6 +40,7 @@ def update_codebook(codebook, mass, weighted_sums, targets, alignment_weight):
     array([[2.66666667],
            [9.        ]])
     """
+    nx = get_backend(codebook)
     n_codes = codebook.shape[0]
     g = float(alignment_weight)
     numerator = (1.0 - g) * weighted_sums
@@ -47,10 +48,10 @@ def update_codebook(codebook, mass, weighted_sums, targets, alignment_weight):
     if g > 0:
         numerator = numerator + (g / n_codes) * targets
         denominator = denominator + g / n_codes
-    updated = np.array(codebook, dtype=np.float64)
-    moved = denominator > 0
-    updated[moved] = numerator[moved] / denominator[moved, None]
-    return updated.astype(codebook.dtype, copy=False)
+    moved = (denominator > 0)[:, None]
+    safe_denominator = nx.where(moved, denominator[:, None], 1.0)
+    updated = nx.where(moved, numerator / safe_denominator, nx.float64(codebook))
+    return nx.cast_like(updated, codebook)
 
 
 def minibatch_update(codebook, counts, sums, batch, targets, alignment_weight):

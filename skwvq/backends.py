@@ -1,0 +1,418 @@
+"""Array backends: POT's numpy and torch backends, extended with the fit loop's assignment kernels."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from functools import lru_cache
+
+import numpy as np
+import ot.backend
+import scipy.sparse as sp
+from sklearn.utils.extmath import row_norms
+
+from .assignment import Assignment, assign, pairwise_distances_chunked
+
+BACKENDS = ("auto", "numpy", "torch")
+_HOST_CHUNK_ROWS = 65536
+# On a GPU the distance block of a chunk lives in device memory between the
+# matrix product that writes it and the min that reads it: large enough that
+# kernel launches are negligible, small enough to leave room for the data.
+_DEVICE_BLOCK_BYTES = {"cuda": 1 << 28, "cpu": 1 << 23}
+# Data are copied to the device whole when they take at most this fraction of
+# its free memory; larger data stay on the host and travel chunk by chunk.
+_RESIDENT_FRACTION = 0.5
+
+TORCH_MISSING = (
+    "backend='torch' needs PyTorch, which is not installed. Install it with "
+    "`pip install 'skwvq[torch]'` (or `pip install torch`)."
+)
+
+
+def import_torch():
+    """Import torch, or raise an ImportError that says how to install it."""
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(TORCH_MISSING) from None
+    return torch
+
+
+def is_tensor(a) -> bool:
+    """Whether ``a`` is a torch tensor (without importing torch when it is not loaded)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(a, torch.Tensor)
+
+
+def slices(n_rows: int, chunk: int):
+    """Consecutive row slices of at most ``chunk`` rows covering ``range(n_rows)``."""
+    return [
+        slice(start, min(start + chunk, n_rows)) for start in range(0, n_rows, chunk)
+    ]
+
+
+class NumpyBackend(ot.backend.NumpyBackend):
+    """numpy arrays on the CPU: threaded BLAS distances and numba per-code sums.
+
+    Extends POT's numpy backend with the operations the fit loop needs beyond
+    POT's: fused nearest-code assignment, moving data to the compute device,
+    and casting to float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skwvq.backends import NumpyBackend
+    >>> nx = NumpyBackend()
+    >>> nx.assign(np.array([[0.0], [4.0]]), np.array([[1.0], [5.0]])).labels
+    array([0, 1])
+    """
+
+    __name__ = "numpy"
+    device = "cpu"
+
+    def asarray(self, a, dtype=None):
+        """``a`` as a numpy array (tensors are copied to the host), optionally cast."""
+        if is_tensor(a):
+            a = a.detach().cpu().numpy()
+        return np.asarray(a, dtype=dtype)
+
+    def float64(self, a):
+        """``a`` cast to float64 (no copy when it already is)."""
+        return np.asarray(a, dtype=np.float64)
+
+    def cast_like(self, a, like):
+        """``a`` in the dtype of ``like`` (no copy when it already is)."""
+        return a.astype(like.dtype, copy=False)
+
+    def rows(self, X, index):
+        """Rows of ``X`` (a slice, an index array or a list of slices) as an array."""
+        if isinstance(index, list):
+            return np.concatenate([np.asarray(X[span]) for span in index])
+        return np.asarray(X[index])
+
+    def place(self, X):
+        """The data as the fit loop will read them: numpy arrays stay where they are."""
+        return X
+
+    def sq_norms(self, X):
+        """Squared norm of every row of ``X``."""
+        return row_norms(X, squared=True)
+
+    def assign(
+        self, X, codebook, *, sample_weight=None, x_sq_norms=None, chunk_size=None
+    ):
+        """Nearest codes and per-code statistics; see ``skwvq.assignment.assign``."""
+        return assign(
+            X,
+            codebook,
+            sample_weight=sample_weight,
+            x_sq_norms=x_sq_norms,
+            chunk_size=chunk_size,
+        )
+
+    def distances(self, X, codebook):
+        """Euclidean distances from every row of ``X`` to every code."""
+        return pairwise_distances_chunked(X, codebook)
+
+
+class TorchBackend(ot.backend.TorchBackend):
+    """torch tensors on one device: chunked ``addmm`` + ``min`` and ``index_add_``.
+
+    Extends POT's torch backend with the fit loop's assignment kernel and with
+    data placement: numpy data are copied to the device once when they fit in
+    half its free memory, and otherwise stay on the host and are copied chunk by
+    chunk each pass.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        Where the computation runs, e.g. ``"cuda"``, ``"cuda:1"`` or ``"cpu"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skwvq.backends import TorchBackend
+    >>> nx = TorchBackend("cpu")  # doctest: +SKIP
+    >>> result = nx.assign(nx.asarray(np.array([[0.0], [4.0]])),
+    ...                    nx.asarray(np.array([[1.0], [5.0]])))  # doctest: +SKIP
+    >>> result.labels  # doctest: +SKIP
+    tensor([0, 1])
+    """
+
+    __name__ = "torch"
+
+    def __init__(self, device="cpu"):
+        torch = import_torch()
+        super().__init__()
+        self.torch = torch
+        self.device = torch.device(device)
+
+    def asarray(self, a, dtype=None):
+        """``a`` as a tensor on this backend's device; half precision becomes float32."""
+        torch = self.torch
+        if not is_tensor(a):
+            a = np.asarray(a)
+            with warnings.catch_warnings():
+                # Read-only arrays (memory maps) are never written through the tensor.
+                warnings.simplefilter("ignore", UserWarning)
+                a = torch.from_numpy(np.ascontiguousarray(a))
+        if dtype is None and a.dtype in (torch.float16, torch.bfloat16):
+            dtype = torch.float32
+        if isinstance(dtype, (np.dtype, type)) or isinstance(dtype, str):
+            dtype = getattr(torch, np.dtype(dtype).name)
+        return a.to(device=self.device, dtype=dtype)
+
+    def float64(self, a):
+        """``a`` cast to float64 on this backend's device."""
+        return self.asarray(a, dtype=self.torch.float64)
+
+    def cast_like(self, a, like):
+        """``a`` in the dtype of ``like``."""
+        return a.to(like.dtype)
+
+    def rows(self, X, index):
+        """Rows of ``X`` (a slice, an index array or a list of slices) on the device."""
+        if isinstance(index, list):
+            return self.torch.cat([self.rows(X, span) for span in index])
+        if is_tensor(X):
+            if isinstance(index, np.ndarray):
+                index = self.torch.as_tensor(index, device=X.device)
+            return self.asarray(X[index])
+        return self.asarray(np.asarray(X[index]))
+
+    def place(self, X):
+        """``X`` on the device when it fits in half its free memory, else left on the host."""
+        torch = self.torch
+        if is_tensor(X):
+            return self.asarray(X)
+        n_bytes = X.shape[0] * X.shape[1] * X.dtype.itemsize
+        if self.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            if n_bytes > _RESIDENT_FRACTION * free:
+                return X
+        elif self.device.type == "cpu":
+            return self.asarray(X)
+        placed = torch.empty(
+            X.shape, dtype=getattr(torch, X.dtype.name), device=self.device
+        )
+        for rows in slices(X.shape[0], _HOST_CHUNK_ROWS):
+            placed[rows] = self.asarray(np.asarray(X[rows]))
+        return placed
+
+    def sq_norms(self, X):
+        """Squared row norms of device data; None for host data (computed per chunk)."""
+        if not is_tensor(X):
+            return None
+        return self.torch.einsum("ij,ij->i", X, X)
+
+    def chunk_rows(self, n_codes: int, itemsize: int) -> int:
+        """Rows per chunk so that a chunk's distance block stays within the device budget."""
+        budget = _DEVICE_BLOCK_BYTES.get(self.device.type, _DEVICE_BLOCK_BYTES["cuda"])
+        return max(256, budget // max(1, n_codes * itemsize))
+
+    def assign(
+        self, X, codebook, *, sample_weight=None, x_sq_norms=None, chunk_size=None
+    ):
+        """Nearest codes and per-code statistics, chunk by chunk on the device.
+
+        Each chunk is one ``addmm`` giving ``||c||^2 - 2 x.c``, a ``min`` over
+        codes, and two ``index_add_`` into float64 per-code counts and sums.
+
+        Returns
+        -------
+        skwvq.assignment.Assignment
+            With tensors on the device: labels (int64), squared distances (the
+            codebook's dtype), counts and sums (float64).
+        """
+        torch = self.torch
+        n_samples, n_features = X.shape
+        n_codes = codebook.shape[0]
+        if chunk_size is None:
+            chunk_size = self.chunk_rows(n_codes, codebook.element_size())
+        code_sq_norms = torch.einsum("ij,ij->i", codebook, codebook)
+        labels = torch.empty(n_samples, dtype=torch.int64, device=self.device)
+        sq_distances = torch.empty(n_samples, dtype=codebook.dtype, device=self.device)
+        counts = torch.zeros(n_codes, dtype=torch.float64, device=self.device)
+        sums = torch.zeros(
+            (n_codes, n_features), dtype=torch.float64, device=self.device
+        )
+        for rows in slices(n_samples, chunk_size):
+            X_chunk = self.rows(X, rows).to(codebook.dtype)
+            products = torch.addmm(code_sq_norms, X_chunk, codebook.T, alpha=-2)
+            best, chunk_labels = products.min(dim=1)
+            del products
+            if x_sq_norms is None:
+                best += torch.einsum("ij,ij->i", X_chunk, X_chunk)
+            else:
+                best += x_sq_norms[rows]
+            # Rounding in the expanded form can dip just below zero.
+            sq_distances[rows] = best.clamp_(min=0)
+            labels[rows] = chunk_labels
+            X_chunk = X_chunk.to(torch.float64)
+            if sample_weight is None:
+                counts += torch.bincount(chunk_labels, minlength=n_codes)
+            else:
+                weights = sample_weight[rows].to(torch.float64)
+                counts.index_add_(0, chunk_labels, weights)
+                X_chunk *= weights[:, None]
+            sums.index_add_(0, chunk_labels, X_chunk)
+        return Assignment(labels, sq_distances, counts, sums)
+
+    def distances(self, X, codebook):
+        """Euclidean distances from every row of ``X`` to every code, on the device."""
+        torch = self.torch
+        code_sq_norms = torch.einsum("ij,ij->i", codebook, codebook)
+        chunk = self.chunk_rows(codebook.shape[0], codebook.element_size())
+        out = torch.empty(
+            (X.shape[0], codebook.shape[0]), dtype=codebook.dtype, device=self.device
+        )
+        for rows in slices(X.shape[0], chunk):
+            X_chunk = self.rows(X, rows).to(codebook.dtype)
+            block = torch.addmm(code_sq_norms, X_chunk, codebook.T, alpha=-2)
+            block += torch.einsum("ij,ij->i", X_chunk, X_chunk)[:, None]
+            out[rows] = block.clamp_(min=0).sqrt_()
+        return out
+
+
+_NUMPY = NumpyBackend()
+
+
+@lru_cache(maxsize=8)
+def _torch_backend(device: str) -> TorchBackend:
+    return TorchBackend(device)
+
+
+def get_backend(*arrays):
+    """The backend of the first torch tensor among ``arrays`` (on its device), else numpy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> get_backend(np.zeros(3)).__name__
+    'numpy'
+    """
+    for a in arrays:
+        if is_tensor(a):
+            return _torch_backend(str(a.device))
+    return _NUMPY
+
+
+def resolve_backend(backend: str, device, X) -> NumpyBackend | TorchBackend:
+    """The backend an estimator's ``backend`` and ``device`` parameters select for input ``X``.
+
+    ``"auto"`` picks torch when ``X`` is a torch tensor or a ``device`` is named,
+    numpy otherwise. The torch device is ``device`` when given, else the
+    tensor's own device, else ``"cuda"`` when available and ``"cpu"`` otherwise.
+
+    Parameters
+    ----------
+    backend : {"auto", "numpy", "torch"}
+    device : str, torch.device or None
+    X : array-like or torch.Tensor
+
+    Returns
+    -------
+    NumpyBackend or TorchBackend
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> resolve_backend("auto", None, np.zeros((2, 2))).__name__
+    'numpy'
+    """
+    if backend == "auto":
+        backend = "torch" if is_tensor(X) or device is not None else "numpy"
+    if backend == "numpy":
+        if device is not None and str(device) != "cpu":
+            raise ValueError(
+                f"device={device!r} needs backend='torch' (or 'auto'); the numpy "
+                "backend runs on the CPU."
+            )
+        return _NUMPY
+    torch = import_torch()
+    if device is None:
+        if is_tensor(X):
+            device = X.device
+        else:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device={device!r} is not a torch device: {error}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={str(device)!r} was asked for, but torch sees no CUDA device."
+        )
+    return _torch_backend(str(device))
+
+
+def host_rows(X, index) -> np.ndarray:
+    """Rows of numpy data or of a tensor, as a float64 numpy array on the host."""
+    if is_tensor(X):
+        if isinstance(index, np.ndarray):
+            index = sys.modules["torch"].as_tensor(index, device=X.device)
+        return to_host(X[index]).astype(np.float64)
+    return np.asarray(X[index], dtype=np.float64)
+
+
+def to_host(a):
+    """A tensor as a numpy array on the host; anything else is returned as it is.
+
+    Half precision becomes float32, and sparse tensors become scipy CSR matrices.
+    """
+    if not is_tensor(a):
+        return a
+    a = a.detach().cpu()
+    if a.layout != sys.modules["torch"].strided:
+        coo = a.to_sparse_coo().coalesce()
+        rows, cols = coo.indices().numpy()
+        return sp.csr_matrix(
+            (to_host(coo.values()), (rows, cols)), shape=tuple(a.shape)
+        )
+    if a.is_floating_point() and a.element_size() < 4:
+        a = a.float()
+    return a.numpy()
+
+
+def numpy_dtype(X) -> np.dtype:
+    """The numpy dtype that results on ``X`` are given in (half precision computes in float32)."""
+    if is_tensor(X):
+        return np.dtype(
+            np.float64 if X.dtype == sys.modules["torch"].float64 else np.float32
+        )
+    return X.dtype
+
+
+def check_tensor(X, *, input_name: str = "X"):
+    """Validate a torch tensor as sklearn's ``check_array`` validates an array.
+
+    Dense, two-dimensional, real and finite, with at least one row and column.
+    Integer and boolean tensors become torch's default float dtype; float16 and
+    bfloat16 are kept (they are computed in float32). The tensor stays on its
+    device and is detached from any autograd graph.
+    """
+    torch = import_torch()
+    if X.layout != torch.strided:
+        raise TypeError(
+            f"A sparse tensor was passed for {input_name}, but dense data is "
+            "required. Use '.to_dense()' to convert it."
+        )
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2D tensor for {input_name}, got a {X.ndim}D tensor of "
+            f"shape {tuple(X.shape)} instead. Reshape it with X.reshape(-1, 1) if "
+            "it has a single feature or X.reshape(1, -1) if it is a single sample."
+        )
+    if X.is_complex():
+        raise ValueError(f"Complex data not supported for {input_name}.")
+    if not X.is_floating_point():
+        X = X.to(torch.get_default_dtype())
+    n_samples, n_features = X.shape
+    if n_samples < 1 or n_features < 1:
+        raise ValueError(
+            f"Found a tensor with {n_samples} sample(s) and {n_features} feature(s) "
+            f"(shape={tuple(X.shape)}) while a minimum of 1 of each is required."
+        )
+    if not bool(torch.isfinite(X).all()):
+        raise ValueError(f"Input {input_name} contains NaN or infinity.")
+    return X.detach()
