@@ -15,6 +15,7 @@ from .assignment import Assignment, assign, pairwise_distances_chunked
 
 BACKENDS = ("auto", "numpy", "torch")
 _HOST_CHUNK_ROWS = 65536
+_SUM_CHUNK_ROWS = 1 << 20
 # On a GPU the distance block of a chunk lives in device memory between the
 # matrix product that writes it and the min that reads it: large enough that
 # kernel launches are negligible, small enough to leave room for the data.
@@ -215,8 +216,11 @@ class TorchBackend(ot.backend.TorchBackend):
     ):
         """Nearest codes and per-code statistics, chunk by chunk on the device.
 
-        Each chunk is one ``addmm`` giving ``||c||^2 - 2 x.c``, a ``min`` over
-        codes, and two ``index_add_`` into float64 per-code counts and sums.
+        Each chunk of rows is two kernels: an ``addmm`` writing ``||c||^2 - 2 x.c``
+        into one reused block, and a ``min`` over codes writing straight into the
+        outputs. Few launches per chunk keep the GPU, not Python, the bottleneck.
+        The norms of X, the counts (``bincount``) and the float64 sums
+        (``index_add_``) are then taken over all rows at once.
 
         Returns
         -------
@@ -225,38 +229,46 @@ class TorchBackend(ot.backend.TorchBackend):
             codebook's dtype), counts and sums (float64).
         """
         torch = self.torch
-        n_samples, n_features = X.shape
+        n_samples = X.shape[0]
         n_codes = codebook.shape[0]
         if chunk_size is None:
             chunk_size = self.chunk_rows(n_codes, codebook.element_size())
+        chunk_size = min(chunk_size, n_samples)
         code_sq_norms = torch.einsum("ij,ij->i", codebook, codebook)
         labels = torch.empty(n_samples, dtype=torch.int64, device=self.device)
         sq_distances = torch.empty(n_samples, dtype=codebook.dtype, device=self.device)
-        counts = torch.zeros(n_codes, dtype=torch.float64, device=self.device)
-        sums = torch.zeros(
-            (n_codes, n_features), dtype=torch.float64, device=self.device
+        block = torch.empty(
+            (chunk_size, n_codes), dtype=codebook.dtype, device=self.device
         )
         for rows in slices(n_samples, chunk_size):
             X_chunk = self.rows(X, rows).to(codebook.dtype)
-            products = torch.addmm(code_sq_norms, X_chunk, codebook.T, alpha=-2)
-            best, chunk_labels = products.min(dim=1)
-            del products
+            products = block[: X_chunk.shape[0]]
+            torch.addmm(code_sq_norms, X_chunk, codebook.T, alpha=-2, out=products)
+            torch.min(products, dim=1, out=(sq_distances[rows], labels[rows]))
             if x_sq_norms is None:
-                best += torch.einsum("ij,ij->i", X_chunk, X_chunk)
-            else:
-                best += x_sq_norms[rows]
-            # Rounding in the expanded form can dip just below zero.
-            sq_distances[rows] = best.clamp_(min=0)
-            labels[rows] = chunk_labels
-            X_chunk = X_chunk.to(torch.float64)
-            if sample_weight is None:
-                counts += torch.bincount(chunk_labels, minlength=n_codes)
-            else:
-                weights = sample_weight[rows].to(torch.float64)
-                counts.index_add_(0, chunk_labels, weights)
-                X_chunk *= weights[:, None]
-            sums.index_add_(0, chunk_labels, X_chunk)
+                sq_distances[rows] += torch.einsum("ij,ij->i", X_chunk, X_chunk)
+        del block
+        if x_sq_norms is not None:
+            sq_distances += x_sq_norms
+        # Rounding in the expanded form can dip just below zero.
+        sq_distances.clamp_(min=0)
+        counts, sums = self.code_sums(X, labels, sample_weight, n_codes)
         return Assignment(labels, sq_distances, counts, sums)
+
+    def code_sums(self, X, labels, sample_weight, n_codes: int):
+        """Weighted count and float64 sum of the rows assigned to each code."""
+        torch = self.torch
+        weights = None if sample_weight is None else self.float64(sample_weight)
+        counts = torch.bincount(labels, weights=weights, minlength=n_codes)
+        sums = torch.zeros(
+            (n_codes, X.shape[1]), dtype=torch.float64, device=self.device
+        )
+        for rows in slices(X.shape[0], _SUM_CHUNK_ROWS):
+            X_chunk = self.float64(self.rows(X, rows))
+            if weights is not None:
+                X_chunk *= weights[rows, None]
+            sums.index_add_(0, labels[rows], X_chunk)
+        return counts.to(torch.float64), sums
 
     def distances(self, X, codebook):
         """Euclidean distances from every row of ``X`` to every code, on the device."""

@@ -132,3 +132,25 @@ def test_benchmark_script_writes_csv_and_figures(name, tmp_path):
     for figure in case["figures"]:
         path = tmp_path / figure
         assert path.is_file() and path.stat().st_size > 0, figure
+
+
+def test_gpu_benchmark_runs_on_torch_cpu(tmp_path):
+    """benchmarks/gpu.py runs end to end on torch's CPU build and writes finite tables."""
+    pytest.importorskip("torch")
+    with threadpool_limits(1):
+        status = load_script("gpu").main(
+            ["--tiny", "--device", "cpu", "--repeats", "1", "--fit-iters", "2"]
+            + ["--out", str(tmp_path)]
+        )
+    assert status == 0
+    for name, n_rows in [("gpu_assign", 4), ("gpu_fit", 1), ("gpu_default_fit", 1)]:
+        with (tmp_path / f"{name}.csv").open(newline="") as file:
+            rows = list(csv.reader(file))[1:]
+        assert len(rows) == n_rows, name
+        numbers = [
+            value
+            for row in rows
+            for value in row
+            if value not in ("", "grid", "chunks")
+        ]
+        assert all(math.isfinite(float(value)) for value in numbers), (name, rows)
