@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 out="${1:-benchmarks/results}"
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
+python="${PYTHON:-python3}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-python -c "import torch, numpy, sklearn, ot, numba; print('torch', torch.__version__, '| numpy', numpy.__version__, '| sklearn', sklearn.__version__, '| POT', ot.__version__, '| numba', numba.__version__)"
-python -m pytest -q -p no:cacheprovider tests/test_torch_backend.py 2>&1 | tee "$out/gpu_tests.log"
-python benchmarks/gpu.py --out "$out" 2>&1 | tee "$out/gpu.log"
+"$python" -c "import torch, numpy, sklearn, ot, numba; print('torch', torch.__version__, '| numpy', numpy.__version__, '| sklearn', sklearn.__version__, '| POT', ot.__version__, '| numba', numba.__version__)"
+"$python" -m pytest -q -p no:cacheprovider tests/test_torch_backend.py 2>&1 | tee "$out/gpu_tests.log"
+"$python" benchmarks/gpu.py --repeats 3 --out "$out" 2>&1 | tee "$out/gpu.log"

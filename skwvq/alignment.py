@@ -184,7 +184,8 @@ def quantization_optimal_masses(
     # Duplicated points have radius 0; give them the smallest positive radius.
     radius = np.maximum(radius, positive.min())
     exponent = n_features / (n_features + 2)
-    log_mass = exponent * np.log(masses) + 2.0 * exponent * np.log(radius)
+    with np.errstate(divide="ignore"):  # rows of zero weight keep zero mass
+        log_mass = exponent * np.log(masses) + 2.0 * exponent * np.log(radius)
     reweighted = np.exp(log_mass - log_mass.max())
     return reweighted / reweighted.sum()
 

@@ -266,7 +266,8 @@ class TorchBackend(ot.backend.TorchBackend):
         for rows in slices(X.shape[0], _SUM_CHUNK_ROWS):
             X_chunk = self.float64(self.rows(X, rows))
             if weights is not None:
-                X_chunk *= weights[rows, None]
+                # Out of place: X_chunk may be a view of the caller's data.
+                X_chunk = X_chunk * weights[rows, None]
             sums.index_add_(0, labels[rows], X_chunk)
         return counts.to(torch.float64), sums
 

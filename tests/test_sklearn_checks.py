@@ -1,5 +1,7 @@
 """scikit-learn's own estimator checks, for every alignment method and encoding."""
 
+import importlib.util
+
 import pytest
 from sklearn.utils.estimator_checks import (
     check_global_output_transform_pandas,
@@ -28,6 +30,15 @@ ESTIMATORS = [
     WassersteinVQ(n_clusters=2, max_iter=5, encode="ordinal"),
     WassersteinVQ(n_clusters=2, max_iter=5, encode="onehot"),
 ]
+# The torch backend (torch's CPU build in CI) passes the same checks: numpy in,
+# numpy out, computed through torch.
+if importlib.util.find_spec("torch") is not None:
+    ESTIMATORS += [
+        WassersteinVQ(
+            n_clusters=2, max_iter=5, alignment=alignment, backend="torch", device="cpu"
+        )
+        for alignment in ("sliced", "gaussian", "exact")
+    ]
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda _: EXPECTED_FAILURES)
