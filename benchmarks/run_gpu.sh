@@ -11,4 +11,4 @@ python="${PYTHON:-python3}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 "$python" -c "import torch, numpy, sklearn, ot, numba; print('torch', torch.__version__, '| numpy', numpy.__version__, '| sklearn', sklearn.__version__, '| POT', ot.__version__, '| numba', numba.__version__)"
 "$python" -m pytest -q -p no:cacheprovider tests/test_torch_backend.py 2>&1 | tee "$out/gpu_tests.log"
-"$python" benchmarks/gpu.py --repeats 3 --out "$out" 2>&1 | tee "$out/gpu.log"
+"$python" benchmarks/gpu.py --repeats 3 --fit-iters 3 --out "$out" 2>&1 | tee "$out/gpu.log"

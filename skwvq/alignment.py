@@ -6,7 +6,7 @@ import numpy as np
 import ot
 from sklearn.neighbors import NearestNeighbors
 
-from .backends import NumpyBackend, get_backend, host_rows, slices
+from .backends import NumpyBackend, get_backend, host_rows, slices, to_host
 
 ALIGNMENTS = ("gaussian", "sliced", "exact")
 TARGETS = ("quantization-optimal", "data")
@@ -122,7 +122,7 @@ def ot_sample(X, sample_weight, size, rng):
     masses = (
         np.ones(len(index))
         if sample_weight is None
-        else np.asarray(sample_weight, dtype=np.float64)[index]
+        else np.asarray(to_host(sample_weight), dtype=np.float64)[index]
     )
     return sample, masses / masses.sum()
 
@@ -296,7 +296,7 @@ def sliced_data_side(sample, masses, directions, n_codes):
     directions = nx.float64(directions)
     sample, masses = nx.float64(sample), nx.float64(masses)
     n_projections = directions.shape[1]
-    levels = nx.arange(n_codes + 1, type_as=sample) / n_codes
+    levels = nx.float64(np.arange(n_codes + 1) / n_codes)
     interval_moments, second_moments = [], []
     # Directions in blocks bound the temporaries (several block x n_points arrays)
     # whatever n_projections is.
