@@ -19,7 +19,11 @@ _SUM_CHUNK_ROWS = 1 << 20
 # On a GPU the distance block of a chunk lives in device memory between the
 # matrix product that writes it and the min that reads it: large enough that
 # kernel launches are negligible, small enough to leave room for the data.
-_DEVICE_BLOCK_BYTES = {"cuda": 1 << 28, "cpu": 1 << 23}
+# Measured on an H100 (d=64, K=16384): 1 GiB blocks ran at 0.73x the same-shape
+# matmul, 256 MiB at 0.70x, 32 MiB at 0.62x; on a smaller card the block is
+# held to 1/64 of its memory.
+_DEVICE_BLOCK_BYTES = {"cuda": 1 << 30, "cpu": 1 << 23}
+_DEVICE_MEMORY_SHARE = 64
 # Data are copied to the device whole when they take at most this fraction of
 # its free memory; larger data stay on the host and travel chunk by chunk.
 _RESIDENT_FRACTION = 0.5
@@ -209,6 +213,9 @@ class TorchBackend(ot.backend.TorchBackend):
     def chunk_rows(self, n_codes: int, itemsize: int) -> int:
         """Rows per chunk so that a chunk's distance block stays within the device budget."""
         budget = _DEVICE_BLOCK_BYTES.get(self.device.type, _DEVICE_BLOCK_BYTES["cuda"])
+        if self.device.type == "cuda":
+            memory = self.torch.cuda.get_device_properties(self.device).total_memory
+            budget = min(budget, memory // _DEVICE_MEMORY_SHARE)
         return max(256, budget // max(1, n_codes * itemsize))
 
     def assign(

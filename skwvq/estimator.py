@@ -331,9 +331,9 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
     @property
     def codebook_tensor_(self):
-        """The learned codes as a torch tensor on the device the fit ran on."""
+        """A copy of the learned codes as a torch tensor on the device the fit ran on."""
         check_is_fitted(self)
-        return import_torch().as_tensor(self.codebook_, device=self.device_)
+        return import_torch().tensor(self.codebook_, device=self.device_)
 
     def _validate_X(self, X, *, reset: bool):
         """The backend for X, and X validated: tensors stay tensors for the torch backend."""

@@ -267,6 +267,8 @@ def test_tensor_input_runs_on_torch_and_returns_tensors(problem, device):
     assert_on(codebook_tensor, device)
     assert codebook_tensor.dtype == torch.float64
     np.testing.assert_allclose(on_host(codebook_tensor), reference.codebook_, atol=1e-8)
+    codebook_tensor += 1.0  # a copy: editing it leaves the fitted codebook alone
+    assert_codebooks_agree(vq.codebook_, reference.codebook_)
 
     labels = vq.predict(X_tensor)
     assert_on(labels, device)
