@@ -128,10 +128,17 @@ class TorchBackend(ot.backend.TorchBackend):
     half its free memory, and otherwise stay on the host and are copied chunk by
     chunk each pass.
 
+    On a CUDA device with Triton (shipped with PyTorch's CUDA builds), float32
+    data of at most 128 features are assigned by the fused kernel of
+    ``skwvq.assignment_triton``, which never writes the distance block.
+
     Parameters
     ----------
     device : str or torch.device
         Where the computation runs, e.g. ``"cuda"``, ``"cuda:1"`` or ``"cpu"``.
+    fused : bool, default=None
+        Use the fused Triton kernel on CUDA devices: None when Triton imports,
+        False never (the chunked ``addmm`` + ``min``), True or raise ImportError.
 
     Examples
     --------
@@ -146,11 +153,20 @@ class TorchBackend(ot.backend.TorchBackend):
 
     __name__ = "torch"
 
-    def __init__(self, device="cpu"):
+    def __init__(self, device="cpu", fused=None):
         torch = import_torch()
         super().__init__()
         self.torch = torch
         self.device = torch.device(device)
+        self.fused = None
+        if self.device.type == "cuda" and fused is not False:
+            try:
+                from . import assignment_triton
+            except ImportError:
+                if fused:
+                    raise
+            else:
+                self.fused = assignment_triton
 
     def asarray(self, a, dtype=None):
         """``a`` as a tensor on this backend's device; half precision becomes float32."""
@@ -223,11 +239,13 @@ class TorchBackend(ot.backend.TorchBackend):
     ):
         """Nearest codes and per-code statistics, chunk by chunk on the device.
 
-        Each chunk of rows is two kernels: an ``addmm`` writing ``||c||^2 - 2 x.c``
+        On CUDA with Triton, float32 and at most 128 features: one fused kernel
+        per million rows keeps each row's running minimum in registers. Otherwise
+        each chunk of rows is two kernels: an ``addmm`` writing ``||c||^2 - 2 x.c``
         into one reused block, and a ``min`` over codes writing straight into the
-        outputs. Few launches per chunk keep the GPU, not Python, the bottleneck.
-        The norms of X, the counts (``bincount``) and the float64 sums
-        (``index_add_``) are then taken over all rows at once.
+        outputs (few launches per chunk keep the GPU, not Python, the
+        bottleneck). The norms of X, the counts (``bincount``) and the float64
+        sums (``index_add_``) are then taken over all rows at once.
 
         Returns
         -------
@@ -236,14 +254,47 @@ class TorchBackend(ot.backend.TorchBackend):
             codebook's dtype), counts and sums (float64).
         """
         torch = self.torch
+        n_samples, n_features = X.shape
+        n_codes = codebook.shape[0]
+        labels = torch.empty(n_samples, dtype=torch.int64, device=self.device)
+        sq_distances = torch.empty(n_samples, dtype=codebook.dtype, device=self.device)
+        fused = (
+            self.fused is not None
+            and codebook.dtype == torch.float32
+            and n_features <= self.fused.MAX_FEATURES
+        )
+        if fused:
+            # Chunks of a million rows: the kernel's first call on a shape tunes
+            # its tiles on one chunk, and host data travel a chunk at a time.
+            for rows in slices(n_samples, _SUM_CHUNK_ROWS):
+                X_chunk = self.rows(X, rows).to(codebook.dtype)
+                self.fused.nearest_codes_fused(
+                    X_chunk, codebook, sq_distances[rows], labels[rows]
+                )
+                if x_sq_norms is None:
+                    sq_distances[rows] += torch.einsum("ij,ij->i", X_chunk, X_chunk)
+        else:
+            self._nearest_blocked(
+                X, codebook, chunk_size, sq_distances, labels, x_sq_norms
+            )
+        if x_sq_norms is not None:
+            sq_distances += x_sq_norms
+        # Rounding in the expanded form can dip just below zero.
+        sq_distances.clamp_(min=0)
+        counts, sums = self.code_sums(X, labels, sample_weight, n_codes)
+        return Assignment(labels, sq_distances, counts, sums)
+
+    def _nearest_blocked(
+        self, X, codebook, chunk_size, sq_distances, labels, x_sq_norms
+    ):
+        """``min_k ||c_k||^2 - 2 x.c_k`` per row through a reused distance block."""
+        torch = self.torch
         n_samples = X.shape[0]
         n_codes = codebook.shape[0]
         if chunk_size is None:
             chunk_size = self.chunk_rows(n_codes, codebook.element_size())
         chunk_size = min(chunk_size, n_samples)
         code_sq_norms = torch.einsum("ij,ij->i", codebook, codebook)
-        labels = torch.empty(n_samples, dtype=torch.int64, device=self.device)
-        sq_distances = torch.empty(n_samples, dtype=codebook.dtype, device=self.device)
         block = torch.empty(
             (chunk_size, n_codes), dtype=codebook.dtype, device=self.device
         )
@@ -254,13 +305,6 @@ class TorchBackend(ot.backend.TorchBackend):
             torch.min(products, dim=1, out=(sq_distances[rows], labels[rows]))
             if x_sq_norms is None:
                 sq_distances[rows] += torch.einsum("ij,ij->i", X_chunk, X_chunk)
-        del block
-        if x_sq_norms is not None:
-            sq_distances += x_sq_norms
-        # Rounding in the expanded form can dip just below zero.
-        sq_distances.clamp_(min=0)
-        counts, sums = self.code_sums(X, labels, sample_weight, n_codes)
-        return Assignment(labels, sq_distances, counts, sums)
 
     def code_sums(self, X, labels, sample_weight, n_codes: int):
         """Weighted count and float64 sum of the rows assigned to each code."""

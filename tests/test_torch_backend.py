@@ -711,3 +711,39 @@ def test_partially_fitted_torch_estimator_pickles_and_resumes(problem):
     for batch in batches:
         reference.partial_fit(batch)
     assert_codebooks_agree(restored.codebook_, reference.codebook_)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("n_features", [3, 64, 128, 200])
+def test_fused_cuda_kernel_matches_float64_argmin(n_features):
+    """The fused Triton kernel labels as a float64 argmin does, bar near-ties.
+
+    200 features exceed the fused kernel's width and take the blocked path.
+    """
+    fused = backends.TorchBackend("cuda")
+    if fused.fused is None:
+        pytest.skip("Triton is not installed")
+    blocked = backends.TorchBackend("cuda", fused=False)
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    X = torch.randn(50_000, n_features, device="cuda", generator=generator)
+    codebook = torch.randn(1000, n_features, device="cuda", generator=generator)
+    weights = torch.rand(50_000, device="cuda", generator=generator)
+    got = fused.assign(X, codebook, sample_weight=weights)
+    other = blocked.assign(X, codebook, sample_weight=weights)
+
+    distances = (
+        (codebook.double() ** 2).sum(1) - 2 * X.double() @ codebook.double().T
+    ) + (X.double() ** 2).sum(1)[:, None]
+    nearest = distances.min(dim=1).values
+    chosen = distances.gather(1, got.labels[:, None])[:, 0]
+    # Every label is the nearest code up to float32 rounding of the distances.
+    assert torch.all(chosen - nearest <= 1e-4 * (1 + nearest))
+    assert (got.labels == distances.argmin(dim=1)).double().mean() > 0.999
+    assert (got.labels == other.labels).double().mean() > 0.999
+    torch.testing.assert_close(got.sq_distances.double(), nearest, rtol=1e-4, atol=1e-3)
+    # Host rows travel chunk by chunk through the same kernel.
+    host = fused.assign(X.cpu().numpy(), codebook)
+    assert (host.labels == got.labels).double().mean() > 0.999
+    torch.testing.assert_close(
+        got.counts, torch.bincount(got.labels, weights=weights.double(), minlength=1000)
+    )
