@@ -129,7 +129,7 @@ class TorchBackend(ot.backend.TorchBackend):
     chunk each pass.
 
     On a CUDA device with Triton (shipped with PyTorch's CUDA builds), float32
-    data of at most 128 features are assigned by the fused kernel of
+    data of at most 64 features are assigned by the fused kernel of
     ``skwvq.assignment_triton``, which never writes the distance block.
 
     Parameters
@@ -239,7 +239,7 @@ class TorchBackend(ot.backend.TorchBackend):
     ):
         """Nearest codes and per-code statistics, chunk by chunk on the device.
 
-        On CUDA with Triton, float32 and at most 128 features: one fused kernel
+        On CUDA with Triton, float32 and at most 64 features: one fused kernel
         per million rows keeps each row's running minimum in registers. Otherwise
         each chunk of rows is two kernels: an ``addmm`` writing ``||c||^2 - 2 x.c``
         into one reused block, and a ``min`` over codes writing straight into the
