@@ -6,7 +6,7 @@ import numpy as np
 import ot
 from sklearn.neighbors import NearestNeighbors
 
-from .backends import NumpyBackend, get_backend, host_rows, slices, to_host
+from .backends import CHUNK_ROWS, get_backend, host_rows, slices, to_host
 
 ALIGNMENTS = ("gaussian", "sliced", "exact")
 TARGETS = ("quantization-optimal", "data")
@@ -16,25 +16,55 @@ TARGETS = ("quantization-optimal", "data")
 # laptop-class CPU (measured: 8192 x 2048 = 2**24 entries, ~9 s), so larger
 # problems are refused with a pointer to the sliced method instead of hanging.
 EXACT_MAX_PLAN_ENTRIES = 1 << 24
-_CHUNK_ROWS = 65536
 _DIRECTION_BLOCK = 64
 
 
 # --------------------------------------------------------------------------- #
 # Shared pieces: moments, symmetric square roots, data samples and their masses
 # --------------------------------------------------------------------------- #
-def weighted_moments(X: np.ndarray, sample_weight: np.ndarray | None = None):
+def _float64_weights(X, sample_weight):
+    """The backend of X and its weights in float64 (ones if None)."""
+    nx = get_backend(X, sample_weight)
+    if sample_weight is None:
+        return nx, nx.ones(X.shape[0], type_as=nx.float64(X[:1]))
+    return nx, nx.float64(sample_weight)
+
+
+def weighted_mean(X, sample_weight=None):
+    """Weighted mean of the rows of ``X``, in float64, chunk by chunk.
+
+    Parameters
+    ----------
+    X : array or tensor of shape (n_samples, n_features)
+    sample_weight : array or tensor of shape (n_samples,), default=None
+
+    Returns
+    -------
+    array or tensor of shape (n_features,), on the backend of X
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> weighted_mean(np.array([[0.0], [4.0]]), np.array([3.0, 1.0]))
+    array([1.])
+    """
+    nx, w = _float64_weights(X, sample_weight)
+    chunks = slices(X.shape[0], CHUNK_ROWS)
+    return sum(w[rows] @ nx.float64(X[rows]) for rows in chunks) / nx.sum(w)
+
+
+def weighted_moments(X, sample_weight=None):
     """Weighted mean and covariance of the rows of ``X``, in float64, chunk by chunk.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-    sample_weight : ndarray of shape (n_samples,), default=None
+    X : array or tensor of shape (n_samples, n_features)
+    sample_weight : array or tensor of shape (n_samples,), default=None
 
     Returns
     -------
-    mean : ndarray of shape (n_features,)
-    cov : ndarray of shape (n_features, n_features)
+    mean : array or tensor of shape (n_features,), on the backend of X
+    cov : array or tensor of shape (n_features, n_features)
         Biased (maximum-likelihood) covariance, ``sum_i w_i (x_i - mean)(x_i - mean)^T / sum_i w_i``.
 
     Examples
@@ -47,20 +77,13 @@ def weighted_moments(X: np.ndarray, sample_weight: np.ndarray | None = None):
     array([[1., 0.],
            [0., 0.]])
     """
-    nx = get_backend(X, sample_weight)
-    n_samples, n_features = X.shape
-    if sample_weight is None:
-        w = nx.ones(n_samples, type_as=nx.float64(X[:1]))
-    else:
-        w = nx.float64(sample_weight)
-    total = nx.sum(w)
-    chunks = slices(n_samples, _CHUNK_ROWS)
-    mean = sum(w[rows] @ nx.float64(X[rows]) for rows in chunks) / total
+    nx, w = _float64_weights(X, sample_weight)
+    mean = weighted_mean(X, w)
     cov = 0.0
-    for rows in chunks:
+    for rows in slices(X.shape[0], CHUNK_ROWS):
         centred = nx.float64(X[rows]) - mean
         cov = cov + centred.T @ (centred * w[rows, None])
-    cov = cov / total
+    cov = cov / nx.sum(w)
     return mean, (cov + cov.T) / 2
 
 
@@ -455,7 +478,7 @@ class SlicedAlignment:
     """
 
     def __init__(self, sample, masses, n_codes, n_projections, rng, nx=None):
-        nx = nx or NumpyBackend()
+        nx = nx or get_backend()
         self.directions = nx.float64(
             ot.sliced.get_random_projections(sample.shape[1], n_projections, seed=rng)
         )
@@ -464,6 +487,13 @@ class SlicedAlignment:
         )
 
     def __call__(self, codebook, rng):
+        nx = get_backend(codebook)
+        if get_backend(self.directions) is not nx:
+            # A stream fed tensors and numpy arrays in turn: follow the codebook.
+            self.directions, self.interval_moments, self.second_moments = (
+                nx.float64(a)
+                for a in (self.directions, self.interval_moments, self.second_moments)
+            )
         return sliced_targets(
             codebook, self.directions, self.interval_moments, self.second_moments
         )
@@ -556,7 +586,7 @@ def make_alignment(
     X : ndarray or tensor of shape (n_samples, n_features)
         In memory, memory-mapped or on a torch device: "gaussian" reads it once
         in chunks, the others read only the ``ot_sample_size`` rows of their sample.
-    sample_weight : ndarray of shape (n_samples,) or None
+    sample_weight : array or tensor of shape (n_samples,) or None
     n_codes : int
     target : {"quantization-optimal", "data"}
         Which distribution the codes are matched to: the data's own, or the

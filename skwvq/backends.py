@@ -14,8 +14,12 @@ from sklearn.utils.extmath import row_norms
 from .assignment import Assignment, assign, pairwise_distances_chunked
 
 BACKENDS = ("auto", "numpy", "torch")
-_HOST_CHUNK_ROWS = 65536
-_SUM_CHUNK_ROWS = 1 << 20
+# Rows per chunk of the passes that stream X through host memory (moments,
+# copies to a device): a few MB per chunk whatever N is.
+CHUNK_ROWS = 65536
+# Rows per launch of the fused kernel: its first call on a shape tunes its tiles
+# on one such chunk.
+_FUSED_CHUNK_ROWS = 1 << 20
 # On a GPU the distance block of a chunk lives in device memory between the
 # matrix product that writes it and the min that reads it: large enough that
 # kernel launches are negligible, small enough to leave room for the data.
@@ -77,13 +81,11 @@ class NumpyBackend(ot.backend.NumpyBackend):
 
     def asarray(self, a, dtype=None):
         """``a`` as a numpy array (tensors are copied to the host), optionally cast."""
-        if is_tensor(a):
-            a = a.detach().cpu().numpy()
-        return np.asarray(a, dtype=dtype)
+        return np.asarray(to_host(a), dtype=dtype)
 
     def float64(self, a):
         """``a`` cast to float64 (no copy when it already is)."""
-        return np.asarray(a, dtype=np.float64)
+        return self.asarray(a, dtype=np.float64)
 
     def cast_like(self, a, like):
         """``a`` in the dtype of ``like`` (no copy when it already is)."""
@@ -137,8 +139,9 @@ class TorchBackend(ot.backend.TorchBackend):
     device : str or torch.device
         Where the computation runs, e.g. ``"cuda"``, ``"cuda:1"`` or ``"cpu"``.
     fused : bool, default=None
-        Use the fused Triton kernel on CUDA devices: None when Triton imports,
-        False never (the chunked ``addmm`` + ``min``), True or raise ImportError.
+        Whether a CUDA device uses the fused Triton kernel: None when Triton
+        imports, False never (the chunked ``addmm`` + ``min``), True always
+        (ImportError without Triton). Other devices always use ``addmm`` + ``min``.
 
     Examples
     --------
@@ -216,7 +219,7 @@ class TorchBackend(ot.backend.TorchBackend):
         placed = torch.empty(
             X.shape, dtype=getattr(torch, X.dtype.name), device=self.device
         )
-        for rows in slices(X.shape[0], _HOST_CHUNK_ROWS):
+        for rows in slices(X.shape[0], CHUNK_ROWS):
             placed[rows] = self.asarray(np.asarray(X[rows]))
         return placed
 
@@ -244,8 +247,8 @@ class TorchBackend(ot.backend.TorchBackend):
         each chunk of rows is two kernels: an ``addmm`` writing ``||c||^2 - 2 x.c``
         into one reused block, and a ``min`` over codes writing straight into the
         outputs (few launches per chunk keep the GPU, not Python, the
-        bottleneck). The norms of X, the counts (``bincount``) and the float64
-        sums (``index_add_``) are then taken over all rows at once.
+        bottleneck). The counts (``bincount``) and the float64 sums
+        (``index_add_``) are then taken in a second pass over X; see ``code_sums``.
 
         Returns
         -------
@@ -264,9 +267,7 @@ class TorchBackend(ot.backend.TorchBackend):
             and n_features <= self.fused.MAX_FEATURES
         )
         if fused:
-            # Chunks of a million rows: the kernel's first call on a shape tunes
-            # its tiles on one chunk, and host data travel a chunk at a time.
-            for rows in slices(n_samples, _SUM_CHUNK_ROWS):
+            for rows in slices(n_samples, _FUSED_CHUNK_ROWS):
                 X_chunk = self.rows(X, rows).to(codebook.dtype)
                 self.fused.nearest_codes_fused(
                     X_chunk, codebook, sq_distances[rows], labels[rows]
@@ -301,20 +302,26 @@ class TorchBackend(ot.backend.TorchBackend):
         for rows in slices(n_samples, chunk_size):
             X_chunk = self.rows(X, rows).to(codebook.dtype)
             products = block[: X_chunk.shape[0]]
-            torch.addmm(code_sq_norms, X_chunk, codebook.T, alpha=-2, out=products)
+            _partial_sq_distances(X_chunk, codebook, code_sq_norms, out=products)
             torch.min(products, dim=1, out=(sq_distances[rows], labels[rows]))
             if x_sq_norms is None:
                 sq_distances[rows] += torch.einsum("ij,ij->i", X_chunk, X_chunk)
 
     def code_sums(self, X, labels, sample_weight, n_codes: int):
-        """Weighted count and float64 sum of the rows assigned to each code."""
+        """Weighted count and float64 sum of the rows assigned to each code.
+
+        The sums run over chunks whose float64 copy stays within the distance
+        block's budget. Host data are copied to the device a second time here,
+        after the distance pass.
+        """
         torch = self.torch
         weights = None if sample_weight is None else self.float64(sample_weight)
         counts = torch.bincount(labels, weights=weights, minlength=n_codes)
+        n_features = X.shape[1]
         sums = torch.zeros(
-            (n_codes, X.shape[1]), dtype=torch.float64, device=self.device
+            (n_codes, n_features), dtype=torch.float64, device=self.device
         )
-        for rows in slices(X.shape[0], _SUM_CHUNK_ROWS):
+        for rows in slices(X.shape[0], self.chunk_rows(n_features, 8)):
             X_chunk = self.float64(self.rows(X, rows))
             if weights is not None:
                 # Out of place: X_chunk may be a view of the caller's data.
@@ -332,10 +339,16 @@ class TorchBackend(ot.backend.TorchBackend):
         )
         for rows in slices(X.shape[0], chunk):
             X_chunk = self.rows(X, rows).to(codebook.dtype)
-            block = torch.addmm(code_sq_norms, X_chunk, codebook.T, alpha=-2)
+            block = _partial_sq_distances(X_chunk, codebook, code_sq_norms)
             block += torch.einsum("ij,ij->i", X_chunk, X_chunk)[:, None]
             out[rows] = block.clamp_(min=0).sqrt_()
         return out
+
+
+def _partial_sq_distances(X_chunk, codebook, code_sq_norms, out=None):
+    """``||c||^2 - 2 x.c`` for a chunk of rows in one ``addmm``: the squared distance less ``||x||^2``."""
+    torch = sys.modules["torch"]
+    return torch.addmm(code_sq_norms, X_chunk, codebook.T, alpha=-2, out=out)
 
 
 _NUMPY = NumpyBackend()

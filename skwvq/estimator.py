@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -26,15 +27,18 @@ from .alignment import (
     gaussian_alignment,
     make_alignment,
     sample_alignment,
+    weighted_mean,
 )
 from .backends import (
     BACKENDS,
+    CHUNK_ROWS,
     check_tensor,
     get_backend,
     import_torch,
     is_tensor,
     numpy_dtype,
     resolve_backend,
+    slices,
     to_host,
 )
 from .initialization import INITS, initial_codebook
@@ -59,6 +63,20 @@ class _Stream:
     alignment: object = None
     built_at: int = 0
     n_steps: int = 0
+
+    def copy(self) -> _Stream:
+        """A copy that one step can advance while this one stays as it was.
+
+        The reservoir replaces its arrays rather than writing into them, and the
+        counts and sums are replaced by each step, so sharing them is safe.
+        """
+        return replace(
+            self,
+            rng=copy.deepcopy(self.rng),
+            history={key: list(values) for key, values in self.history.items()},
+            moments=copy.deepcopy(self.moments),
+            reservoir=copy.copy(self.reservoir),
+        )
 
 
 @contextmanager
@@ -96,14 +114,12 @@ def _mean_feature_variance(X, sample_weight) -> float:
     """Weighted variance averaged over features: the scale that ``tol`` is relative to."""
     nx = get_backend(X, sample_weight)
     w = nx.float64(sample_weight)
-    total = float(nx.sum(w))
-    chunks = [slice(start, start + 65536) for start in range(0, X.shape[0], 65536)]
-    mean = sum(w[rows] @ nx.float64(X[rows]) for rows in chunks) / total
+    mean = weighted_mean(X, w)
     spread = sum(
         float(nx.sum(w[rows] * nx.sum((nx.float64(X[rows]) - mean) ** 2, axis=1)))
-        for rows in chunks
+        for rows in slices(X.shape[0], CHUNK_ROWS)
     )
-    return spread / total / X.shape[1]
+    return spread / float(nx.sum(w)) / X.shape[1]
 
 
 def _like_input(result, X_input):
@@ -583,7 +599,9 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
                 codebook = self.codebook_
             else:
                 sample_weight, init, _ = self._check_fit_inputs(X, sample_weight)
-            stream = vars(self).get("_stream") or self._new_stream(nx, X.shape[1])
+            # A copy, so that a step that fails leaves the stream as it was.
+            stream = vars(self).get("_stream")
+            stream = stream.copy() if stream else self._new_stream(nx, X.shape[1])
             if not fitted:
                 codebook = initial_codebook(
                     X, self.n_clusters, init, sample_weight, stream.rng
@@ -676,9 +694,10 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
+        labels : ndarray or tensor of shape (n_samples,)
+            A tensor on X's device when X is a tensor.
         """
-        return self.fit(X, sample_weight=sample_weight).labels_
+        return _like_input(self.fit(X, sample_weight=sample_weight).labels_, X)
 
     # ------------------------------------------------------------ inference --
     def _validated(self, X):
@@ -748,15 +767,16 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features)
-            The code vector that each row encodes.
+        ndarray or tensor of shape (n_samples, n_features)
+            The code vector that each row encodes; a tensor on X's device when
+            X is a tensor.
         """
         check_is_fitted(self)
+        if self.encode == "quantized":
+            nx, X_placed, codebook = self._validated(X)
+            return _like_input(codebook[nx.assign(X_placed, codebook).labels], X)
         if is_tensor(X):
             return _like_input(self.inverse_transform(to_host(X)), X)
-        if self.encode == "quantized":
-            nx, X, codebook = self._validated(X)
-            return to_host(codebook[nx.assign(X, codebook).labels])
         if self.encode == "ordinal":
             codes = check_array(X, dtype=None, input_name="X")
             if codes.shape[1] != 1 or not np.all(np.mod(codes, 1) == 0):

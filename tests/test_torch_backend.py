@@ -272,6 +272,9 @@ def test_tensor_input_runs_on_torch_and_returns_tensors(problem, device):
 
     labels = vq.predict(X_tensor)
     assert_on(labels, device)
+    fit_labels = copy.deepcopy(vq).fit_predict(X_tensor)
+    assert_on(fit_labels, device)
+    np.testing.assert_array_equal(on_host(fit_labels), vq.labels_)
     assert labels.dtype == torch.int64 and labels.shape == (len(X),)
     expected_labels = reference.predict(X)
     np.testing.assert_array_equal(on_host(labels), expected_labels)
@@ -438,6 +441,49 @@ def test_partial_fit_agrees_with_numpy(problem, alignment, tensor_batches, devic
     assert_histories_agree(streamed.history_, reference.history_, np.float64)
     # The stream made progress from its first batch (agreement is not trivial).
     assert reference.history_["E"][-1] < reference.history_["E"][0]
+
+
+@pytest.mark.parametrize("alignment", ALIGNMENTS)
+def test_partial_fit_stream_may_mix_tensors_and_arrays(problem, alignment):
+    """backend="auto" follows each batch; the stream carries on across the switch."""
+    X, _ = problem
+    params = dict(n_clusters=N_CLUSTERS, alignment=alignment, random_state=0)
+    reference = WassersteinVQ(backend="numpy", **params)
+    mixed = WassersteinVQ(**params)
+    for step, batch in enumerate(np.array_split(X[:2000], 4)):
+        reference.partial_fit(batch)
+        mixed.partial_fit(torch.tensor(batch) if step % 2 == 0 else batch)
+        assert mixed.backend_ == ("torch" if step % 2 == 0 else "numpy")
+    assert_codebooks_agree(mixed.codebook_, reference.codebook_)
+    assert_histories_agree(mixed.history_, reference.history_, np.float64)
+
+
+def test_failed_partial_fit_step_leaves_the_stream_as_it_was(problem, monkeypatch):
+    X, _ = problem
+    vq = WassersteinVQ(
+        n_clusters=N_CLUSTERS, backend="torch", device="cpu", random_state=0
+    )
+    vq.partial_fit(X[:500])
+    stream = vq._stream
+    before = (
+        stream.reservoir.n_seen,
+        stream.n_steps,
+        stream.rng.get_state()[1].copy(),
+        {key: list(values) for key, values in stream.history.items()},
+        vq.codebook_.copy(),
+    )
+
+    def broken_update(*args, **kwargs):
+        raise RuntimeError("update failed")
+
+    monkeypatch.setattr("skwvq.estimator.minibatch_update", broken_update)
+    with pytest.raises(RuntimeError, match="update failed"):
+        vq.partial_fit(X[500:1000])
+    assert vq._stream is stream
+    assert stream.reservoir.n_seen == before[0] and stream.n_steps == before[1]
+    np.testing.assert_array_equal(stream.rng.get_state()[1], before[2])
+    assert stream.history == before[3]
+    np.testing.assert_array_equal(vq.codebook_, before[4])
 
 
 def test_weighted_partial_fit_agrees_with_numpy(problem):
