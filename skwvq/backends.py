@@ -39,7 +39,12 @@ TORCH_MISSING = (
 
 
 def import_torch():
-    """Import torch, or raise an ImportError that says how to install it."""
+    """Import torch, or raise an ImportError that says how to install it.
+
+    Examples
+    --------
+    >>> torch = import_torch()  # doctest: +SKIP
+    """
     try:
         import torch
     except ImportError:
@@ -48,13 +53,26 @@ def import_torch():
 
 
 def is_tensor(a) -> bool:
-    """Whether ``a`` is a torch tensor (without importing torch when it is not loaded)."""
+    """Whether ``a`` is a torch tensor (without importing torch when it is not loaded).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_tensor(np.zeros(2))
+    False
+    """
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(a, torch.Tensor)
 
 
 def slices(n_rows: int, chunk: int):
-    """Consecutive row slices of at most ``chunk`` rows covering ``range(n_rows)``."""
+    """Consecutive row slices of at most ``chunk`` rows covering ``range(n_rows)``.
+
+    Examples
+    --------
+    >>> slices(5, 2)
+    [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
+    """
     return [
         slice(start, min(start + chunk, n_rows)) for start in range(0, n_rows, chunk)
     ]
@@ -424,7 +442,15 @@ def resolve_backend(backend: str, device, X) -> NumpyBackend | TorchBackend:
 
 
 def host_rows(X, index) -> np.ndarray:
-    """Rows of numpy data or of a tensor, as a float64 numpy array on the host."""
+    """Rows of numpy data or of a tensor, as a float64 numpy array on the host.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> host_rows(np.arange(6, dtype=np.float32).reshape(3, 2), np.array([2, 0]))
+    array([[4., 5.],
+           [0., 1.]])
+    """
     if is_tensor(X):
         if isinstance(index, np.ndarray):
             index = sys.modules["torch"].as_tensor(index, device=X.device)
@@ -436,6 +462,12 @@ def to_host(a):
     """A tensor as a numpy array on the host; anything else is returned as it is.
 
     Half precision becomes float32, and sparse tensors become scipy CSR matrices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_host(np.ones(2))  # not a tensor: returned as it is
+    array([1., 1.])
     """
     if not is_tensor(a):
         return a
@@ -452,7 +484,14 @@ def to_host(a):
 
 
 def numpy_dtype(X) -> np.dtype:
-    """The numpy dtype that results on ``X`` are given in (half precision computes in float32)."""
+    """The numpy dtype that results on ``X`` are given in (half precision computes in float32).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> numpy_dtype(np.zeros((2, 2), dtype=np.float32))
+    dtype('float32')
+    """
     if is_tensor(X):
         return np.dtype(
             np.float64 if X.dtype == sys.modules["torch"].float64 else np.float32
@@ -467,6 +506,12 @@ def check_tensor(X, *, input_name: str = "X"):
     Integer and boolean tensors become torch's default float dtype; float16 and
     bfloat16 are kept (they are computed in float32). The tensor stays on its
     device and is detached from any autograd graph.
+
+    Examples
+    --------
+    >>> import torch  # doctest: +SKIP
+    >>> check_tensor(torch.ones(3, 2, dtype=torch.int64)).dtype  # doctest: +SKIP
+    torch.float32
     """
     torch = import_torch()
     if X.layout != torch.strided:
