@@ -332,6 +332,9 @@ def _run_compare(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"skwvq compare: error: {exc}", file=sys.stderr)
         return 2
+    except ImportError as exc:  # a missing dependency, e.g. Pillow for china.jpg
+        print(f"skwvq compare: error: {exc}", file=sys.stderr)
+        return 1
     alignments = ALIGNMENTS if args.alignment == "all" else (args.alignment,)
     _warm_up({dataset.X.dtype for dataset in datasets}, alignments)
     all_rows = []
@@ -358,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     -------
     int
         Exit status: 0 on success, 2 on a usage error or an unreadable
-        ``--data`` file.
+        ``--data`` file, 1 when a dependency the data need is missing.
 
     Examples
     --------

@@ -66,8 +66,8 @@ def sample_image_pixels(
 ) -> np.ndarray:
     """RGB pixels of one of scikit-learn's sample images, as points in the unit cube.
 
-    The images ship with scikit-learn (reading them needs pillow); no network
-    access is needed.
+    The images ship with scikit-learn and are read with Pillow (a dependency
+    of skwvq); no network access is needed.
 
     Parameters
     ----------
@@ -83,6 +83,11 @@ def sample_image_pixels(
     -------
     ndarray of shape (n_samples, 3), float64 in [0, 1]
 
+    Raises
+    ------
+    ImportError
+        When Pillow is not installed; the message says how to install it.
+
     Examples
     --------
     >>> from skwvq.datasets import sample_image_pixels
@@ -94,6 +99,14 @@ def sample_image_pixels(
     """
     from sklearn.datasets import load_sample_image
 
+    try:
+        from PIL import Image  # noqa: F401  (load_sample_image reads JPEGs with it)
+    except ImportError:
+        raise ImportError(
+            f"reading the sample image {name!r} needs Pillow, which is not "
+            "installed: pip install pillow",
+            name="PIL",
+        ) from None
     pixels = load_sample_image(name).reshape(-1, 3).astype(np.float64) / 255.0
     if n_samples is None or n_samples >= pixels.shape[0]:
         return pixels

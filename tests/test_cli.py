@@ -45,6 +45,14 @@ def blobs():
     return centres[rng.integers(6, size=500)] + rng.normal(scale=0.3, size=(500, 3))
 
 
+@pytest.fixture
+def without_pillow(monkeypatch):
+    """Make ``import PIL`` fail, as on an install without Pillow."""
+    for name in [name for name in sys.modules if name.split(".")[0] == "PIL"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "PIL", None)  # import PIL -> ImportError
+
+
 def _run(argv, capsys):
     status = main(argv)
     captured = capsys.readouterr()
@@ -192,6 +200,15 @@ def test_python_dash_m_help():
     assert "compare" in result.stdout
 
 
+def test_missing_pillow_is_a_one_line_error_not_a_traceback(without_pillow, capsys):
+    status, out, err = _run(["compare", *FAST], capsys)
+    assert status == 1
+    assert out == ""
+    assert err.startswith("skwvq compare: error:")
+    assert "pip install pillow" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
 # ------------------------------------------------------------------ datasets --
 @pytest.mark.parametrize(
     "name, content, message",
@@ -275,3 +292,9 @@ def test_sample_image_pixels_reads_the_shipped_images():
     assert not np.array_equal(pixels, sample_image_pixels(n_samples=1000))
     flower = sample_image_pixels("flower.jpg", n_samples=50)
     assert not np.array_equal(flower, sample_image_pixels(n_samples=50))
+
+
+def test_sample_image_pixels_without_pillow_says_what_to_install(without_pillow):
+    with pytest.raises(ImportError, match="pip install pillow") as info:
+        sample_image_pixels(n_samples=10)
+    assert "china.jpg" in str(info.value)
