@@ -1,7 +1,24 @@
-"""pytest collection: skip importing the Triton kernel module where Triton is not installed."""
+"""pytest collection: modules and doctests that need an optional dependency run only where it is installed."""
 
 import importlib.util
 
-collect_ignore = (
-    [] if importlib.util.find_spec("triton") else ["skwvq/assignment_triton.py"]
-)
+import pytest
+
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+
+collect_ignore = []
+if importlib.util.find_spec("triton") is None:
+    collect_ignore.append("skwvq/assignment_triton.py")
+if not HAVE_TORCH:
+    collect_ignore.append("skwvq/assignment_torch.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the doctests whose examples use torch where torch is not installed."""
+    if HAVE_TORCH:
+        return
+    skip = pytest.mark.skip(reason="the example needs torch")
+    for item in items:
+        examples = getattr(getattr(item, "dtest", None), "examples", ())
+        if any("torch" in example.source for example in examples):
+            item.add_marker(skip)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import format_table, machine_description, median_time, write_csv  # noqa: E402
 
 from skwvq import WassersteinVQ  # noqa: E402
-from skwvq.alignment import default_ot_sample_size, make_alignment  # noqa: E402
+from skwvq.alignment import ALIGNMENTS  # noqa: E402
 from skwvq.assignment import assign  # noqa: E402
 from skwvq.datasets import mismatched_gaussian  # noqa: E402
 from skwvq.initialization import initial_codebook  # noqa: E402
@@ -54,18 +54,17 @@ def split_iteration(X, init, alignment, repeats):
     """Median seconds of one iteration's assignment, alignment and update."""
     n, k = X.shape[0], init.shape[0]
     rng = check_random_state(0)
-    align = make_alignment(
-        alignment,
+    method = ALIGNMENTS[alignment]
+    align = method.from_data(
         X,
         None,
         n_codes=k,
-        target=WassersteinVQ(alignment=alignment)._resolved_target(),
-        ot_sample_size=default_ot_sample_size(alignment, k, n),
-        n_projections=None,
+        target=method.default_target,
+        sample_size=method.default_sample_size(k, n),
         rng=rng,
     )
     t_assign, stats = median_time(lambda: assign(X, init), repeats)
-    t_align, (targets, _) = median_time(lambda: align(init, rng), repeats)
+    t_align, (targets, _) = median_time(lambda: align.targets(init), repeats)
     t_update, _ = median_time(
         lambda: update_codebook(init, stats.counts / n, stats.sums / n, targets, 0.1),
         repeats,

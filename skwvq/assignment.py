@@ -1,4 +1,4 @@
-"""Nearest-code assignment: chunked BLAS distances, a per-chunk argmin, numba per-code sums."""
+"""The numpy backend's nearest-code assignment: chunked BLAS distances, a per-chunk argmin, numba per-code sums."""
 
 from __future__ import annotations
 
@@ -201,17 +201,46 @@ def assign(
     >>> result.counts
     array([2., 1., 0.])
     """
-    n_samples, n_features = X.shape
-    n_codes = codebook.shape[0]
-    if sample_weight is None:
-        sample_weight = np.ones(n_samples, dtype=X.dtype)
     labels, sq_distances = nearest_codes(
         X, codebook, x_sq_norms=x_sq_norms, chunk_size=chunk_size, n_threads=n_threads
     )
+    counts, sums = code_sums(X, labels, sample_weight, codebook.shape[0])
+    return Assignment(labels, sq_distances, counts, sums)
+
+
+def code_sums(X, labels, sample_weight, n_codes: int):
+    """Weighted count and float64 sum of the rows assigned to each code.
+
+    One serial numba pass in row order, so the sums do not depend on how the
+    labels were computed (thread count, chunking).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    labels : ndarray of shape (n_samples,), int64
+    sample_weight : ndarray of shape (n_samples,) or None
+        Ones if None.
+    n_codes : int
+
+    Returns
+    -------
+    counts : ndarray of shape (n_codes,), float64
+    sums : ndarray of shape (n_codes, n_features), float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> counts, sums = code_sums(np.array([[1.0], [3.0], [5.0]]), np.array([0, 0, 1]), None, 2)
+    >>> counts, sums.ravel()
+    (array([2., 1.]), array([4., 5.]))
+    """
+    n_samples, n_features = X.shape
+    if sample_weight is None:
+        sample_weight = np.ones(n_samples, dtype=X.dtype)
     counts = np.zeros(n_codes, dtype=np.float64)
     sums = np.zeros((n_codes, n_features), dtype=np.float64)
     _accumulate(X, labels, sample_weight, counts, sums)
-    return Assignment(labels, sq_distances, counts, sums)
+    return counts, sums
 
 
 def pairwise_distances_chunked(X: np.ndarray, codebook: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Array backends: POT's numpy and torch backends, extended with the fit loop's assignment kernels."""
+"""Array backends that only dispatch: POT's numpy and torch backends, placement, and the assignment kernels of each."""
 
 from __future__ import annotations
 
@@ -11,23 +11,12 @@ import ot.backend
 import scipy.sparse as sp
 from sklearn.utils.extmath import row_norms
 
-from .assignment import Assignment, assign, pairwise_distances_chunked
+from .assignment import assign, chunk_rows, code_sums, pairwise_distances_chunked
 
 BACKENDS = ("auto", "numpy", "torch")
 # Rows per chunk of the passes that stream X through host memory (moments,
 # copies to a device): a few MB per chunk whatever N is.
 CHUNK_ROWS = 65536
-# Rows per launch of the fused kernel: its first call on a shape tunes its tiles
-# on one such chunk.
-_FUSED_CHUNK_ROWS = 1 << 20
-# On a GPU the distance block of a chunk lives in device memory between the
-# matrix product that writes it and the min that reads it: large enough that
-# kernel launches are negligible, small enough to leave room for the data.
-# Measured on an H100 (d=64, K=16384): 1 GiB blocks ran at 0.73x the same-shape
-# matmul, 256 MiB at 0.70x, 32 MiB at 0.62x; on a smaller card the block is
-# held to 1/64 of its memory.
-_DEVICE_BLOCK_BYTES = {"cuda": 1 << 30, "cpu": 1 << 23}
-_DEVICE_MEMORY_SHARE = 64
 # Data are copied to the device whole when they take at most this fraction of
 # its free memory; larger data stay on the host and travel chunk by chunk.
 _RESIDENT_FRACTION = 0.5
@@ -43,7 +32,7 @@ def import_torch():
 
     Examples
     --------
-    >>> torch = import_torch()  # doctest: +SKIP
+    >>> torch = import_torch()
     """
     try:
         import torch
@@ -81,9 +70,8 @@ def slices(n_rows: int, chunk: int):
 class NumpyBackend(ot.backend.NumpyBackend):
     """numpy arrays on the CPU: threaded BLAS distances and numba per-code sums.
 
-    Extends POT's numpy backend with the operations the fit loop needs beyond
-    POT's: fused nearest-code assignment, moving data to the compute device,
-    and casting to float64.
+    Extends POT's numpy backend with what the solver needs beyond POT's: the
+    nearest-code kernels of ``skwvq.assignment``, data placement and casts.
 
     Examples
     --------
@@ -116,12 +104,16 @@ class NumpyBackend(ot.backend.NumpyBackend):
         return np.asarray(X[index])
 
     def place(self, X):
-        """The data as the fit loop will read them: numpy arrays stay where they are."""
+        """The data as the solver will read them: numpy arrays stay where they are."""
         return X
 
     def sq_norms(self, X):
         """Squared norm of every row of ``X``."""
         return row_norms(X, squared=True)
+
+    def chunk_rows(self, n_codes: int, itemsize: int) -> int:
+        """Rows per chunk so that a chunk's distance block stays cache-sized."""
+        return chunk_rows(n_codes, itemsize)
 
     def assign(
         self, X, codebook, *, sample_weight=None, x_sq_norms=None, chunk_size=None
@@ -135,17 +127,21 @@ class NumpyBackend(ot.backend.NumpyBackend):
             chunk_size=chunk_size,
         )
 
+    def code_sums(self, X, labels, sample_weight, n_codes: int):
+        """Weighted count and float64 sum of the rows of ``X`` assigned to each code."""
+        return code_sums(X, labels, sample_weight, n_codes)
+
     def distances(self, X, codebook):
         """Euclidean distances from every row of ``X`` to every code."""
         return pairwise_distances_chunked(X, codebook)
 
 
 class TorchBackend(ot.backend.TorchBackend):
-    """torch tensors on one device: chunked ``addmm`` + ``min`` and ``index_add_``.
+    """torch tensors on one device, the kernels of ``skwvq.assignment_torch``.
 
-    Extends POT's torch backend with the fit loop's assignment kernel and with
-    data placement: numpy data are copied to the device once when they fit in
-    half its free memory, and otherwise stay on the host and are copied chunk by
+    Extends POT's torch backend with the assignment kernel and with data
+    placement: numpy data are copied to the device once when they fit in half
+    its free memory, and otherwise stay on the host and are copied chunk by
     chunk each pass.
 
     On a CUDA device with Triton (shipped with PyTorch's CUDA builds), float32
@@ -165,10 +161,10 @@ class TorchBackend(ot.backend.TorchBackend):
     --------
     >>> import numpy as np
     >>> from skwvq.backends import TorchBackend
-    >>> nx = TorchBackend("cpu")  # doctest: +SKIP
+    >>> nx = TorchBackend("cpu")
     >>> result = nx.assign(nx.asarray(np.array([[0.0], [4.0]])),
-    ...                    nx.asarray(np.array([[1.0], [5.0]])))  # doctest: +SKIP
-    >>> result.labels  # doctest: +SKIP
+    ...                    nx.asarray(np.array([[1.0], [5.0]])))
+    >>> result.labels
     tensor([0, 1])
     """
 
@@ -177,7 +173,10 @@ class TorchBackend(ot.backend.TorchBackend):
     def __init__(self, device="cpu", fused=None):
         torch = import_torch()
         super().__init__()
+        from . import assignment_torch
+
         self.torch = torch
+        self.kernels = assignment_torch
         self.device = torch.device(device)
         self.fused = None
         if self.device.type == "cuda" and fused is not False:
@@ -242,131 +241,38 @@ class TorchBackend(ot.backend.TorchBackend):
         return placed
 
     def sq_norms(self, X):
-        """Squared row norms of device data; None for host data (computed per chunk)."""
-        if not is_tensor(X):
-            return None
-        return self.torch.einsum("ij,ij->i", X, X)
+        """Squared norm of every row of ``X``, on the device (host data chunk by chunk)."""
+        return self.kernels.sq_norms(X, self.rows)
 
     def chunk_rows(self, n_codes: int, itemsize: int) -> int:
         """Rows per chunk so that a chunk's distance block stays within the device budget."""
-        budget = _DEVICE_BLOCK_BYTES.get(self.device.type, _DEVICE_BLOCK_BYTES["cuda"])
-        if self.device.type == "cuda":
-            memory = self.torch.cuda.get_device_properties(self.device).total_memory
-            budget = min(budget, memory // _DEVICE_MEMORY_SHARE)
-        return max(256, budget // max(1, n_codes * itemsize))
+        return self.kernels.chunk_rows(self.device, n_codes, itemsize)
 
     def assign(
         self, X, codebook, *, sample_weight=None, x_sq_norms=None, chunk_size=None
     ):
-        """Nearest codes and per-code statistics, chunk by chunk on the device.
-
-        On CUDA with Triton, float32 and at most 64 features: one fused kernel
-        per million rows keeps each row's running minimum in registers. Otherwise
-        each chunk of rows is two kernels: an ``addmm`` writing ``||c||^2 - 2 x.c``
-        into one reused block, and a ``min`` over codes writing straight into the
-        outputs (few launches per chunk keep the GPU, not Python, the
-        bottleneck). The counts (``bincount``) and the float64 sums
-        (``index_add_``) are then taken in a second pass over X; see ``code_sums``.
-
-        Returns
-        -------
-        skwvq.assignment.Assignment
-            With tensors on the device: labels (int64), squared distances (the
-            codebook's dtype), counts and sums (float64).
-        """
-        torch = self.torch
-        n_samples, n_features = X.shape
-        n_codes = codebook.shape[0]
-        labels = torch.empty(n_samples, dtype=torch.int64, device=self.device)
-        sq_distances = torch.empty(n_samples, dtype=codebook.dtype, device=self.device)
-        fused = (
-            self.fused is not None
-            and codebook.dtype == torch.float32
-            and n_features <= self.fused.MAX_FEATURES
+        """Nearest codes and per-code statistics; see ``skwvq.assignment_torch.assign``."""
+        if sample_weight is not None:
+            sample_weight = self.float64(sample_weight)
+        return self.kernels.assign(
+            X,
+            codebook,
+            self.rows,
+            sample_weight=sample_weight,
+            x_sq_norms=x_sq_norms,
+            chunk_size=chunk_size,
+            fused=self.fused,
         )
-        if fused:
-            for rows in slices(n_samples, _FUSED_CHUNK_ROWS):
-                X_chunk = self.rows(X, rows).to(codebook.dtype)
-                self.fused.nearest_codes_fused(
-                    X_chunk, codebook, sq_distances[rows], labels[rows]
-                )
-                if x_sq_norms is None:
-                    sq_distances[rows] += torch.einsum("ij,ij->i", X_chunk, X_chunk)
-        else:
-            self._nearest_blocked(
-                X, codebook, chunk_size, sq_distances, labels, x_sq_norms
-            )
-        if x_sq_norms is not None:
-            sq_distances += x_sq_norms
-        # Rounding in the expanded form can dip just below zero.
-        sq_distances.clamp_(min=0)
-        counts, sums = self.code_sums(X, labels, sample_weight, n_codes)
-        return Assignment(labels, sq_distances, counts, sums)
-
-    def _nearest_blocked(
-        self, X, codebook, chunk_size, sq_distances, labels, x_sq_norms
-    ):
-        """``min_k ||c_k||^2 - 2 x.c_k`` per row through a reused distance block."""
-        torch = self.torch
-        n_samples = X.shape[0]
-        n_codes = codebook.shape[0]
-        if chunk_size is None:
-            chunk_size = self.chunk_rows(n_codes, codebook.element_size())
-        chunk_size = min(chunk_size, n_samples)
-        code_sq_norms = torch.einsum("ij,ij->i", codebook, codebook)
-        block = torch.empty(
-            (chunk_size, n_codes), dtype=codebook.dtype, device=self.device
-        )
-        for rows in slices(n_samples, chunk_size):
-            X_chunk = self.rows(X, rows).to(codebook.dtype)
-            products = block[: X_chunk.shape[0]]
-            _partial_sq_distances(X_chunk, codebook, code_sq_norms, out=products)
-            torch.min(products, dim=1, out=(sq_distances[rows], labels[rows]))
-            if x_sq_norms is None:
-                sq_distances[rows] += torch.einsum("ij,ij->i", X_chunk, X_chunk)
 
     def code_sums(self, X, labels, sample_weight, n_codes: int):
-        """Weighted count and float64 sum of the rows assigned to each code.
-
-        The sums run over chunks whose float64 copy stays within the distance
-        block's budget. Host data are copied to the device a second time here,
-        after the distance pass.
-        """
-        torch = self.torch
-        weights = None if sample_weight is None else self.float64(sample_weight)
-        counts = torch.bincount(labels, weights=weights, minlength=n_codes)
-        n_features = X.shape[1]
-        sums = torch.zeros(
-            (n_codes, n_features), dtype=torch.float64, device=self.device
-        )
-        for rows in slices(X.shape[0], self.chunk_rows(n_features, 8)):
-            X_chunk = self.float64(self.rows(X, rows))
-            if weights is not None:
-                # Out of place: X_chunk may be a view of the caller's data.
-                X_chunk = X_chunk * weights[rows, None]
-            sums.index_add_(0, labels[rows], X_chunk)
-        return counts.to(torch.float64), sums
+        """Weighted count and float64 sum of the rows of ``X`` assigned to each code."""
+        if sample_weight is not None:
+            sample_weight = self.float64(sample_weight)
+        return self.kernels.code_sums(X, labels, sample_weight, n_codes, self.rows)
 
     def distances(self, X, codebook):
         """Euclidean distances from every row of ``X`` to every code, on the device."""
-        torch = self.torch
-        code_sq_norms = torch.einsum("ij,ij->i", codebook, codebook)
-        chunk = self.chunk_rows(codebook.shape[0], codebook.element_size())
-        out = torch.empty(
-            (X.shape[0], codebook.shape[0]), dtype=codebook.dtype, device=self.device
-        )
-        for rows in slices(X.shape[0], chunk):
-            X_chunk = self.rows(X, rows).to(codebook.dtype)
-            block = _partial_sq_distances(X_chunk, codebook, code_sq_norms)
-            block += torch.einsum("ij,ij->i", X_chunk, X_chunk)[:, None]
-            out[rows] = block.clamp_(min=0).sqrt_()
-        return out
-
-
-def _partial_sq_distances(X_chunk, codebook, code_sq_norms, out=None):
-    """``||c||^2 - 2 x.c`` for a chunk of rows in one ``addmm``: the squared distance less ``||x||^2``."""
-    torch = sys.modules["torch"]
-    return torch.addmm(code_sq_norms, X_chunk, codebook.T, alpha=-2, out=out)
+        return self.kernels.distances(X, codebook, self.rows)
 
 
 _NUMPY = NumpyBackend()
@@ -377,13 +283,16 @@ def _torch_backend(device: str) -> TorchBackend:
     return TorchBackend(device)
 
 
-def get_backend(*arrays):
+def backend_of(*arrays):
     """The backend of the first torch tensor among ``arrays`` (on its device), else numpy.
+
+    Unlike POT's ``get_backend``, arrays of different types may be mixed (a
+    numpy weight vector beside a tensor) and no argument means numpy.
 
     Examples
     --------
     >>> import numpy as np
-    >>> get_backend(np.zeros(3)).__name__
+    >>> backend_of(np.zeros(3)).__name__
     'numpy'
     """
     for a in arrays:
@@ -509,8 +418,8 @@ def check_tensor(X, *, input_name: str = "X"):
 
     Examples
     --------
-    >>> import torch  # doctest: +SKIP
-    >>> check_tensor(torch.ones(3, 2, dtype=torch.int64)).dtype  # doctest: +SKIP
+    >>> import torch
+    >>> check_tensor(torch.ones(3, 2, dtype=torch.int64)).dtype
     torch.float32
     """
     torch = import_torch()
@@ -538,3 +447,29 @@ def check_tensor(X, *, input_name: str = "X"):
     if not bool(torch.isfinite(X).all()):
         raise ValueError(f"Input {input_name} contains NaN or infinity.")
     return X.detach()
+
+
+def like_input(result, X_input):
+    """``result`` as the caller gave X: a tensor on X's device, else a numpy array.
+
+    Sparse results become sparse CSR tensors for tensor input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> like_input(np.arange(3), [[0.0]])  # not a tensor: numpy
+    array([0, 1, 2])
+    """
+    if not is_tensor(X_input):
+        return to_host(result)
+    torch = import_torch()
+    if is_tensor(result):
+        return result.to(X_input.device)
+    if sp.issparse(result):
+        result = result.tocoo()
+        indices = torch.as_tensor(np.vstack([result.row, result.col]))
+        values = torch.as_tensor(result.data)
+        return torch.sparse_coo_tensor(
+            indices, values, result.shape, device=X_input.device
+        ).to_sparse_csr()
+    return torch.as_tensor(result, device=X_input.device)

@@ -1,10 +1,11 @@
-"""The WassersteinVQ estimator: nearest-code assignment alternating with OT alignment of the codebook."""
+"""The WassersteinVQ estimator: the scikit-learn surface (parameters, validation, fitted attributes, inference)."""
 
 from __future__ import annotations
 
 import copy
+import math
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,35 +20,22 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .alignment import (
-    ALIGNMENTS,
-    TARGETS,
-    check_exact_size,
-    default_ot_sample_size,
-    gaussian_alignment,
-    make_alignment,
-    sample_alignment,
-    weighted_mean,
-)
+from ._solver import SolverState, StoppingRule, run
+from ._sources import FullBatch, MiniBatches, SingleBatch
+from .alignment import ALIGNMENTS, TARGETS, mean_feature_variance, resolve_target
 from .backends import (
     BACKENDS,
-    CHUNK_ROWS,
     check_tensor,
-    get_backend,
     import_torch,
     is_tensor,
+    like_input,
     numpy_dtype,
     resolve_backend,
-    slices,
     to_host,
 )
 from .initialization import INITS, initial_codebook
-from .metrics import _perplexity_from, _utilization_from
-from .streaming import Reservoir, RunningMoments
-from .update import minibatch_update, update_codebook
 
 ENCODINGS = ("quantized", "distance", "onehot", "ordinal")
-HISTORY_KEYS = ("J", "E", "U", "C", "W", "alignment_weight")
 
 
 @dataclass
@@ -55,28 +43,12 @@ class _Stream:
     """What ``partial_fit`` carries from one batch to the next."""
 
     rng: np.random.RandomState
-    counts: object
-    sums: object
-    history: dict
-    moments: RunningMoments | None = None
-    reservoir: Reservoir | None = None
-    alignment: object = None
-    built_at: int = 0
-    n_steps: int = 0
+    solver: SolverState
+    data: object  # the alignment's data side: MomentStream or SampleStream
 
     def copy(self) -> _Stream:
-        """A copy that one step can advance while this one stays as it was.
-
-        The reservoir replaces its arrays rather than writing into them, and the
-        counts and sums are replaced by each step, so sharing them is safe.
-        """
-        return replace(
-            self,
-            rng=copy.deepcopy(self.rng),
-            history={key: list(values) for key, values in self.history.items()},
-            moments=copy.deepcopy(self.moments),
-            reservoir=copy.copy(self.reservoir),
-        )
+        """A copy that one batch can advance while this one stays as it was."""
+        return _Stream(copy.deepcopy(self.rng), self.solver.copy(), self.data.copy())
 
 
 @contextmanager
@@ -89,54 +61,6 @@ def _unchanged_on_error(estimator):
         vars(estimator).clear()
         vars(estimator).update(saved)
         raise
-
-
-_SPANS_PER_BATCH = 16
-
-
-def _batch_rows(n_samples: int, batch_size: int, rng):
-    """One epoch of mini-batches, each the union of 16 random contiguous spans.
-
-    Every row is visited once per epoch. Spans rather than scattered rows keep
-    reads sequential on a memory-mapped file (random rows would reread each page
-    for every batch), while 16 random places per batch keep batches mixed even
-    when the rows are sorted.
-    """
-    span = max(1, batch_size // _SPANS_PER_BATCH)
-    starts = np.arange(0, n_samples, span)
-    order = rng.permutation(len(starts))
-    for first in range(0, len(order), _SPANS_PER_BATCH):
-        chosen = np.sort(starts[order[first : first + _SPANS_PER_BATCH]])
-        yield [slice(start, min(start + span, n_samples)) for start in chosen]
-
-
-def _mean_feature_variance(X, sample_weight) -> float:
-    """Weighted variance averaged over features: the scale that ``tol`` is relative to."""
-    nx = get_backend(X, sample_weight)
-    w = nx.float64(sample_weight)
-    mean = weighted_mean(X, w)
-    spread = sum(
-        float(nx.sum(w[rows] * nx.sum((nx.float64(X[rows]) - mean) ** 2, axis=1)))
-        for rows in slices(X.shape[0], CHUNK_ROWS)
-    )
-    return spread / float(nx.sum(w)) / X.shape[1]
-
-
-def _like_input(result, X_input):
-    """``result`` as the caller gave X: a tensor on X's device, else a numpy array."""
-    if is_tensor(X_input):
-        torch = import_torch()
-        if is_tensor(result):
-            return result.to(X_input.device)
-        if sp.issparse(result):
-            result = result.tocoo()
-            indices = torch.as_tensor(np.vstack([result.row, result.col]))
-            values = torch.as_tensor(result.data)
-            return torch.sparse_coo_tensor(
-                indices, values, result.shape, device=X_input.device
-            ).to_sparse_csr()
-        return torch.as_tensor(result, device=X_input.device)
-    return to_host(result)
 
 
 class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
@@ -204,6 +128,18 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         with running per-code statistics, as ``MiniBatchKMeans``, and X may be a
         memory-mapped array larger than memory. ``partial_fit`` streams batches
         one call at a time.
+    stats_horizon : float, default=None
+        Rows that the running per-code statistics of mini-batch fits and of
+        ``partial_fit`` remember: each step keeps ``1 - rows / stats_horizon``
+        of them and adds its batch's, so statistics gathered while a code stood
+        elsewhere fade. ``numpy.inf`` never forgets (``MiniBatchKMeans``'s
+        lifelong counts). None: one epoch (``n_samples``) for ``fit``, and
+        never for ``partial_fit``, whose stream has no known length.
+    max_no_improvement : int, default=10
+        Mini-batch fits stop once the smoothed batch error (an exponentially
+        weighted average, as ``MiniBatchKMeans``) has not improved for this many
+        consecutive batches; None disables the test, leaving ``tol`` and
+        ``max_iter``. Full-batch fits stop on ``tol`` alone.
     backend : {"auto", "numpy", "torch"}, default="auto"
         Array library that runs the fit loop. ``"numpy"``: threaded BLAS and
         numba kernels on the CPU. ``"torch"``: PyTorch on ``device`` (a GPU, or
@@ -241,7 +177,10 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
     inertia_ : float
         Sum of (weighted) squared distances of training samples to their codes.
     n_iter_ : int
-        Iterations run.
+        Iterations (epochs of ``batch_size`` fits, calls of ``partial_fit``) run,
+        counting one stopped part-way.
+    n_steps_ : int
+        Codebook updates (mini-batches) run: ``n_iter_`` for a full-batch fit.
     history_ : dict of ndarray
         Per iteration, measured at the codebook entering it: ``"J"`` (objective),
         ``"E"`` (quantization error), ``"U"`` (utilization), ``"C"``
@@ -287,6 +226,8 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         "ot_sample_size": [Interval(Integral, 1, None, closed="left"), None],
         "n_projections": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "stats_horizon": [Interval(Real, 1, None, closed="both"), None],
+        "max_no_improvement": [Interval(Integral, 1, None, closed="left"), None],
         "backend": [StrOptions(set(BACKENDS))],
         # Checked when the backend is resolved, so that torch.device objects are
         # accepted without importing torch here.
@@ -310,6 +251,8 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         ot_sample_size=None,
         n_projections=None,
         batch_size=None,
+        stats_horizon=None,
+        max_no_improvement=10,
         backend="auto",
         device=None,
         encode="quantized",
@@ -327,6 +270,8 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         self.ot_sample_size = ot_sample_size
         self.n_projections = n_projections
         self.batch_size = batch_size
+        self.stats_horizon = stats_horizon
+        self.max_no_improvement = max_no_improvement
         self.backend = backend
         self.device = device
         self.encode = encode
@@ -369,10 +314,10 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         return nx, X
 
     # ------------------------------------------------------------------ fit --
-    def _resolved_target(self) -> str:
-        if self.target != "auto":
-            return self.target
-        return "data" if self.alignment == "gaussian" else "quantization-optimal"
+    def _method(self):
+        """The alignment class and the target it matches the codes to."""
+        method = ALIGNMENTS[self.alignment]
+        return method, resolve_target(method, self.target)
 
     def _check_fit_inputs(self, X, sample_weight):
         """Validate everything that depends on the data before anything is computed."""
@@ -402,27 +347,26 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
                     f"init array has shape {init.shape}; expected "
                     f"(n_clusters, n_features) = ({self.n_clusters}, {n_features})."
                 )
-        ot_sample_size = min(
-            self.ot_sample_size
-            or default_ot_sample_size(self.alignment, self.n_clusters, n_samples),
-            n_samples,
-        )
-        if self.alignment == "exact":
-            check_exact_size(ot_sample_size, self.n_clusters)
-        return sample_weight, init, ot_sample_size
+        return sample_weight, init, self._sample_size(n_samples)
 
-    def _alignment_for(self, nx, X, sample_weight, ot_sample_size, rng):
-        return make_alignment(
-            self.alignment,
-            X,
-            sample_weight,
-            n_codes=self.n_clusters,
-            target=self._resolved_target(),
-            ot_sample_size=ot_sample_size,
-            n_projections=self.n_projections,
-            rng=rng,
-            nx=nx,
-        )
+    def _sample_size(self, n_samples: int) -> int | None:
+        """Points of the OT sample (None for a method without one), checked for its size."""
+        method, _ = self._method()
+        size = method.default_sample_size(self.n_clusters, n_samples)
+        if size is not None and self.ot_sample_size is not None:
+            size = min(self.ot_sample_size, n_samples)
+        method.check_size(size, self.n_clusters)
+        return size
+
+    def _schedule(self, epoch: int) -> float:
+        """The alignment weight ``g`` of an epoch."""
+        return self.alignment_weight * self.alignment_decay**epoch
+
+    def _horizon(self, n_samples: int | None) -> float:
+        """Rows that mini-batch statistics remember (``n_samples`` None: a stream)."""
+        if self.stats_horizon is not None:
+            return float(self.stats_horizon)
+        return math.inf if n_samples is None else float(n_samples)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -450,118 +394,60 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         """
         with _unchanged_on_error(self):
             nx, X = self._validate_X(X, reset=True)
-            sample_weight, init, ot_sample_size = self._check_fit_inputs(
-                X, sample_weight
-            )
+            sample_weight, init, sample_size = self._check_fit_inputs(X, sample_weight)
             rng = check_random_state(self.random_state)
             codebook = initial_codebook(X, self.n_clusters, init, sample_weight, rng)
             X = nx.place(X)
             weights = nx.asarray(sample_weight)
-            codebook = nx.asarray(codebook)
-            align = self._alignment_for(nx, X, weights, ot_sample_size, rng)
-            if self.batch_size is None or self.batch_size >= X.shape[0]:
-                run = self._run_full_batch
+            method, target = self._method()
+            alignment = method.from_data(
+                X,
+                weights,
+                n_codes=self.n_clusters,
+                target=target,
+                sample_size=sample_size,
+                n_projections=self.n_projections,
+                rng=rng,
+                nx=nx,
+            )
+            n_samples = X.shape[0]
+            stopping = StoppingRule(
+                shift_tol=self.tol * mean_feature_variance(X, weights),
+                epoch_rows=n_samples,
+            )
+            if self.batch_size is None or self.batch_size >= n_samples:
+                source, horizon = FullBatch(nx, X, weights), None
             else:
-                run = self._run_minibatch
-            codebook, history = run(nx, X, weights, codebook, align, rng)
-            final = nx.assign(X, codebook, sample_weight=weights)
+                source = MiniBatches(nx, X, weights, self.batch_size)
+                horizon = self._horizon(n_samples)
+                stopping.max_no_improvement = self.max_no_improvement
+            state = run(
+                SolverState(nx.asarray(codebook)),
+                source,
+                alignment,
+                schedule=self._schedule,
+                max_epochs=self.max_iter,
+                horizon=horizon,
+                stopping=stopping,
+                rng=rng,
+                verbose=self.verbose,
+            )
+            final = nx.assign(X, state.codebook, sample_weight=weights)
             inertia = float(nx.sum(weights * final.sq_distances))
 
         vars(self).pop("_stream", None)
-        self.backend_ = nx.__name__
-        self.device_ = str(nx.device)
-        self.codebook_ = to_host(codebook)
-        self.labels_ = to_host(final.labels)
-        self.inertia_ = inertia
-        self.n_iter_ = len(history["J"])
-        self.history_ = {key: np.asarray(values) for key, values in history.items()}
+        self._set_fitted(nx, state, final.labels, inertia)
         return self
 
-    def _record(self, history, step, g, error, counts, w2, shift=None):
-        """Append one step's J, E, U, C, W and g to the history (and print it if verbose)."""
-        counts = to_host(counts)
-        objective = (1 - g) * error + (g * w2 if g > 0 else 0.0)
-        values = (
-            objective,
-            error,
-            _utilization_from(counts),
-            _perplexity_from(counts),
-            np.sqrt(w2),
-            g,
-        )
-        for key, value in zip(HISTORY_KEYS, values):
-            history[key].append(value)
-        if self.verbose:
-            moved = "" if shift is None else f" shift={shift:.3g}"
-            print(
-                f"Iteration {step}: J={objective:.6g} E={error:.6g} "
-                f"U={values[2]:.3f} g={g:.3g}{moved}"
-            )
-
-    def _weight_at(self, step: int) -> float:
-        return self.alignment_weight * self.alignment_decay**step
-
-    def _run_full_batch(self, nx, X, sample_weight, codebook, align, rng):
-        """Assign, align, update on all of X until max_iter or the shift is below tol."""
-        total_weight = float(nx.sum(sample_weight))
-        x_sq_norms = nx.sq_norms(X)
-        shift_tol = self.tol * _mean_feature_variance(X, sample_weight)
-        history = {key: [] for key in HISTORY_KEYS}
-        for iteration in range(self.max_iter):
-            g = self._weight_at(iteration)
-            stats = nx.assign(
-                X, codebook, sample_weight=sample_weight, x_sq_norms=x_sq_norms
-            )
-            targets, w2 = align(codebook, rng) if g > 0 else (None, np.nan)
-            updated = update_codebook(
-                codebook,
-                stats.counts / total_weight,
-                stats.sums / total_weight,
-                targets,
-                g,
-            )
-            shift = float(nx.sum((nx.float64(updated) - nx.float64(codebook)) ** 2))
-            error = float(nx.sum(sample_weight * stats.sq_distances)) / total_weight
-            self._record(history, iteration, g, error, stats.counts, w2, shift)
-            codebook = updated
-            if shift <= shift_tol:
-                break
-        return codebook, history
-
-    def _run_minibatch(self, nx, X, sample_weight, codebook, align, rng):
-        """Epochs of random mini-batches with running counts; one history entry per epoch."""
-        n_samples = X.shape[0]
-        shift_tol = self.tol * _mean_feature_variance(X, sample_weight)
-        history = {key: [] for key in HISTORY_KEYS}
-        # Running counts forget at a rate that spans one epoch: samples assigned
-        # while a code stood elsewhere would otherwise anchor it (lifelong counts,
-        # as MiniBatchKMeans keeps, measured 13% worse E than the full-batch fit).
-        retain = 1.0 - self.batch_size / n_samples
-        counts = nx.zeros(self.n_clusters, type_as=nx.float64(sample_weight[:1]))
-        sums = nx.zeros((self.n_clusters, X.shape[1]), type_as=counts)
-        for epoch in range(self.max_iter):
-            g = self._weight_at(epoch)
-            start_codebook = nx.float64(codebook)
-            epoch_counts = nx.zeros(self.n_clusters, type_as=counts)
-            error_sum = weight_sum = 0.0
-            for rows in _batch_rows(n_samples, self.batch_size, rng):
-                X_batch = nx.rows(X, rows)
-                w_batch = nx.rows(sample_weight, rows)
-                stats = nx.assign(X_batch, codebook, sample_weight=w_batch)
-                targets, w2 = align(codebook, rng) if g > 0 else (None, np.nan)
-                codebook, counts, sums = minibatch_update(
-                    codebook, retain * counts, retain * sums, stats, targets, g
-                )
-                epoch_counts += stats.counts
-                error_sum += float(nx.sum(w_batch * stats.sq_distances))
-                weight_sum += float(nx.sum(w_batch))
-            shift = float(nx.sum((nx.float64(codebook) - start_codebook) ** 2))
-            self._record(
-                history, epoch, g, error_sum / weight_sum, epoch_counts, w2, shift
-            )
-            if shift <= shift_tol:
-                break
-        return codebook, history
+    def _set_fitted(self, nx, state: SolverState, labels, inertia: float) -> None:
+        self.backend_ = nx.__name__
+        self.device_ = str(nx.device)
+        self.codebook_ = to_host(state.codebook)
+        self.labels_ = to_host(labels)
+        self.inertia_ = inertia
+        self.n_iter_ = state.n_epochs
+        self.n_steps_ = state.n_steps
+        self.history_ = {k: np.asarray(v) for k, v in state.history.items()}
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -569,12 +455,15 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
         The first call draws the initial codebook from its batch (which needs at
         least ``n_clusters`` rows) unless the estimator is already fitted. Each
-        call assigns the batch, aligns the codebook and applies the running-
-        statistics update of ``MiniBatchKMeans``; ``g`` decays once per call. The
+        call is one step of the solver: the batch is assigned, its statistics
+        join the running ones (which forget as ``stats_horizon`` says), the
+        codebook is aligned and updated; ``g`` decays once per call. The
         alignment's data side comes from the stream: running moments for
         ``"gaussian"``, a uniform reservoir sample of ``ot_sample_size`` rows for
         ``"sliced"`` and ``"exact"`` (rebuilt each time the number of rows seen
-        doubles). ``labels_`` and ``inertia_`` describe the last batch.
+        doubles). ``labels_`` and ``inertia_`` describe the last batch. The
+        codebook stays on the backend's device between calls; ``codebook_`` is
+        its host copy.
 
         Parameters
         ----------
@@ -596,92 +485,50 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
                     dtype=self.codebook_.dtype,
                     ensure_non_negative=True,
                 )
-                codebook = self.codebook_
             else:
                 sample_weight, init, _ = self._check_fit_inputs(X, sample_weight)
             # A copy, so that a step that fails leaves the stream as it was.
             stream = vars(self).get("_stream")
-            stream = stream.copy() if stream else self._new_stream(nx, X.shape[1])
-            if not fitted:
-                codebook = initial_codebook(
-                    X, self.n_clusters, init, sample_weight, stream.rng
+            if stream is not None:
+                stream = stream.copy()
+            else:
+                rng = check_random_state(self.random_state)
+                codebook = (
+                    self.codebook_
+                    if fitted
+                    else initial_codebook(X, self.n_clusters, init, sample_weight, rng)
                 )
-            align = self._stream_alignment(nx, stream, X, sample_weight)
-            g = self._weight_at(stream.n_steps)
-            codebook = nx.asarray(codebook)
-            X = nx.asarray(X, dtype=codebook.dtype)
-            weights = nx.asarray(sample_weight)
-            stats = nx.assign(X, codebook, sample_weight=weights)
-            targets, w2 = align(codebook, stream.rng) if g > 0 else (None, np.nan)
-            stream.counts, stream.sums = (
-                nx.float64(stream.counts),
-                nx.float64(stream.sums),
+                stream = self._new_stream(rng, codebook, X.shape[1])
+            alignment = stream.data.add(X, sample_weight, stream.rng, nx)
+            stream.solver = stream.solver.to_backend(nx)
+            X = nx.asarray(X, dtype=stream.solver.codebook.dtype)
+            source = SingleBatch(nx, X, nx.asarray(sample_weight))
+            run(
+                stream.solver,
+                source,
+                alignment,
+                schedule=self._schedule,
+                max_epochs=1,
+                horizon=self._horizon(None),
+                rng=stream.rng,
+                verbose=self.verbose,
             )
-            codebook, stream.counts, stream.sums = minibatch_update(
-                codebook, stream.counts, stream.sums, stats, targets, g
-            )
-            inertia = float(nx.sum(weights * stats.sq_distances))
-            error = inertia / float(nx.sum(weights))
-            self._record(stream.history, stream.n_steps, g, error, stats.counts, w2)
-            stream.n_steps += 1
 
         self._stream = stream
-        self.backend_ = nx.__name__
-        self.device_ = str(nx.device)
-        self.codebook_ = to_host(codebook)
-        self.labels_ = to_host(stats.labels)
-        self.inertia_ = inertia
-        self.n_iter_ = stream.n_steps
-        self.history_ = {k: np.asarray(v) for k, v in stream.history.items()}
+        self._set_fitted(nx, stream.solver, source.labels, source.last.error)
         return self
 
-    def _new_stream(self, nx, n_features):
-        ot_sample_size = self.ot_sample_size or default_ot_sample_size(
-            self.alignment, self.n_clusters, np.iinfo(np.int64).max
+    def _new_stream(self, rng, codebook, n_features: int) -> _Stream:
+        method, target = self._method()
+        sample_size = self._sample_size(np.iinfo(np.int64).max)
+        data = method.data_stream(
+            n_features,
+            n_codes=self.n_clusters,
+            target=target,
+            sample_size=sample_size,
+            n_projections=self.n_projections,
         )
-        if self.alignment == "exact":
-            check_exact_size(ot_sample_size, self.n_clusters)
-        return _Stream(
-            rng=check_random_state(self.random_state),
-            counts=nx.float64(np.zeros(self.n_clusters)),
-            sums=nx.float64(np.zeros((self.n_clusters, n_features))),
-            history={key: [] for key in HISTORY_KEYS},
-            moments=RunningMoments(n_features)
-            if self.alignment == "gaussian"
-            else None,
-            reservoir=None
-            if self.alignment == "gaussian"
-            else Reservoir(ot_sample_size, n_features),
-        )
-
-    def _stream_alignment(self, nx, stream, X, sample_weight):
-        """The alignment against the stream so far (rebuilt as the reservoir renews).
-
-        The stream's moments and reservoir are kept on the host; a sliced
-        alignment's data side is prepared on the backend ``nx``.
-        """
-        target = self._resolved_target()
-        X = to_host(X)
-        if stream.moments is not None:
-            stream.moments.add(X, sample_weight)
-            return gaussian_alignment(
-                stream.moments.mean, stream.moments.cov, target=target
-            )
-        stream.reservoir.add(X, sample_weight, stream.rng)
-        if stream.alignment is None or stream.reservoir.n_seen >= 2 * stream.built_at:
-            sample, masses = stream.reservoir.sample()
-            stream.alignment = sample_alignment(
-                self.alignment,
-                sample,
-                masses,
-                n_codes=self.n_clusters,
-                target=target,
-                n_projections=self.n_projections,
-                rng=stream.rng,
-                nx=nx,
-            )
-            stream.built_at = stream.reservoir.n_seen
-        return stream.alignment
+        return _Stream(rng, SolverState(codebook), data)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit and return the code index of each training sample.
@@ -697,7 +544,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         labels : ndarray or tensor of shape (n_samples,)
             A tensor on X's device when X is a tensor.
         """
-        return _like_input(self.fit(X, sample_weight=sample_weight).labels_, X)
+        return like_input(self.fit(X, sample_weight=sample_weight).labels_, X)
 
     # ------------------------------------------------------------ inference --
     def _validated(self, X):
@@ -720,7 +567,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             A tensor on X's device when X is a tensor.
         """
         nx, X_placed, codebook = self._validated(X)
-        return _like_input(nx.assign(X_placed, codebook).labels, X)
+        return like_input(nx.assign(X_placed, codebook).labels, X)
 
     def transform(self, X):
         """Encode X as set by ``encode``.
@@ -740,12 +587,12 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         """
         nx, X_placed, codebook = self._validated(X)
         if self.encode == "distance":
-            return _like_input(nx.distances(X_placed, codebook), X)
+            return like_input(nx.distances(X_placed, codebook), X)
         labels = nx.assign(X_placed, codebook).labels
         if self.encode == "quantized":
-            return _like_input(codebook[labels], X)
+            return like_input(codebook[labels], X)
         if self.encode == "ordinal":
-            return _like_input(labels[:, None], X)
+            return like_input(labels[:, None], X)
         n_samples = X_placed.shape[0]
         onehot = sp.csr_matrix(
             (
@@ -755,7 +602,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             ),
             shape=(n_samples, self.n_clusters),
         )
-        return _like_input(onehot, X)
+        return like_input(onehot, X)
 
     def inverse_transform(self, X):
         """Code vectors for encoded rows (the decoder of ``transform``).
@@ -774,9 +621,9 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         if self.encode == "quantized":
             nx, X_placed, codebook = self._validated(X)
-            return _like_input(codebook[nx.assign(X_placed, codebook).labels], X)
+            return like_input(codebook[nx.assign(X_placed, codebook).labels], X)
         if is_tensor(X):
-            return _like_input(self.inverse_transform(to_host(X)), X)
+            return like_input(self.inverse_transform(to_host(X)), X)
         if self.encode == "ordinal":
             codes = check_array(X, dtype=None, input_name="X")
             if codes.shape[1] != 1 or not np.all(np.mod(codes, 1) == 0):

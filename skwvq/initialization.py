@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
-from .alignment import _sqrtm_psd, weighted_moments
+from .alignment import sqrtm_psd, weighted_moments
 from .backends import host_rows, numpy_dtype, to_host
 
 INITS = ("random", "k-means++", "gaussian")
@@ -52,6 +52,6 @@ def initial_codebook(X, n_codes, init, sample_weight, rng) -> np.ndarray:
         return centers.astype(dtype, copy=False)
     if isinstance(init, str) and init == "gaussian":
         mean, cov = (to_host(m) for m in weighted_moments(X, sample_weight))
-        draws = rng.standard_normal((n_codes, X.shape[1])) @ _sqrtm_psd(cov)
+        draws = rng.standard_normal((n_codes, X.shape[1])) @ sqrtm_psd(cov)
         return (mean + draws).astype(dtype)
     return np.array(init, dtype=dtype, copy=True)

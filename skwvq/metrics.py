@@ -5,20 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import ot
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from .alignment import (
-    check_exact_size,
-    exact_targets,
-    gaussian_w2,
-    ot_sample,
-    sliced_data_side,
-    sliced_targets,
-    weighted_moments,
-)
+from .alignment import ALIGNMENTS
 from .assignment import assign
 
 __all__ = [
@@ -33,8 +24,6 @@ __all__ = [
     "vq_scores",
     "get_scorer",
 ]
-
-WASSERSTEIN_METHODS = ("gaussian", "sliced", "exact")
 
 
 def _check_inputs(X, codebook, sample_weight):
@@ -170,7 +159,8 @@ def wasserstein_distance(
     sample_weight : array-like of shape (n_samples,), default=None
         Masses of the samples (normalised to sum to one).
     method : {"gaussian", "sliced", "exact"}, default="gaussian"
-        ``"gaussian"``: closed form between the Gaussian fits of both sides (only
+        An alignment method of ``skwvq.alignment.ALIGNMENTS``, matched to the
+        data's own distribution. ``"gaussian"``: closed form between the Gaussian fits of both sides (only
         means and covariances count). ``"sliced"``: ``sqrt(d)`` times the sliced
         2-Wasserstein distance over ``n_projections`` random directions, a scale on
         which a translation by ``v`` gives ``|v|``, as W does. ``"exact"``: exact OT
@@ -199,28 +189,24 @@ def wasserstein_distance(
     >>> round(wasserstein_distance(X, codebook, method="exact"), 6)
     5.0
     """
-    if method not in WASSERSTEIN_METHODS:
-        raise ValueError(
-            f"method must be one of {WASSERSTEIN_METHODS}, got {method!r}."
-        )
+    if method not in ALIGNMENTS:
+        raise ValueError(f"method must be one of {tuple(ALIGNMENTS)}, got {method!r}.")
     X, codebook, sample_weight = _check_inputs(X, codebook, sample_weight)
-    rng = check_random_state(random_state)
-    if method == "gaussian":
-        data_mean, data_cov = weighted_moments(X, sample_weight)
-        code_mean, code_cov = weighted_moments(codebook)
-        return float(np.sqrt(gaussian_w2(data_mean, data_cov, code_mean, code_cov)))
-    size = X.shape[0] if max_samples is None else min(max_samples, X.shape[0])
-    if method == "exact":
-        check_exact_size(size, codebook.shape[0], what="method", size="max_samples")
-    sample, masses = ot_sample(X, sample_weight, size, rng)
-    if method == "sliced":
-        directions = ot.sliced.get_random_projections(
-            X.shape[1], n_projections, seed=rng
-        )
-        data_side = sliced_data_side(sample, masses, directions, codebook.shape[0])
-        _, w2 = sliced_targets(codebook, directions, *data_side)
-    else:
-        _, w2 = exact_targets(codebook, sample, masses)
+    alignment = ALIGNMENTS[method]
+    size = None
+    if alignment.default_sample_size(codebook.shape[0], X.shape[0]) is not None:
+        size = X.shape[0] if max_samples is None else min(max_samples, X.shape[0])
+        alignment.check_size(size, codebook.shape[0], what="method", size="max_samples")
+    data_side = alignment.from_data(
+        X,
+        sample_weight,
+        n_codes=codebook.shape[0],
+        target="data",
+        sample_size=size,
+        n_projections=n_projections,
+        rng=check_random_state(random_state),
+    )
+    _, w2 = data_side.targets(codebook)
     return float(np.sqrt(w2))
 
 

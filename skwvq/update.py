@@ -1,12 +1,12 @@
-"""The codebook update: the minimiser of J for fixed assignments and plan, full-batch and running."""
+"""The codebook update: the minimiser of J for fixed assignments and transport plan."""
 
 from __future__ import annotations
 
-from .backends import get_backend
+from .backends import backend_of
 
 
 def update_codebook(codebook, mass, weighted_sums, targets, alignment_weight):
-    """Minimiser of J for fixed assignments and transport plan (DESIGN.md section 1, step 3).
+    """Minimiser of ``J = (1 - g) E + g W^2`` for fixed assignments and transport plan.
 
     ``c_k = [(1-g) n_k/N m_k + (g/K) t_k] / [(1-g) n_k/N + g/K]``, written with
     ``weighted_sums = n_k m_k / N`` so that no division by an empty count occurs.
@@ -40,7 +40,7 @@ def update_codebook(codebook, mass, weighted_sums, targets, alignment_weight):
     array([[2.66666667],
            [9.        ]])
     """
-    nx = get_backend(codebook)
+    nx = backend_of(codebook)
     n_codes = codebook.shape[0]
     g = float(alignment_weight)
     numerator = (1.0 - g) * weighted_sums
@@ -52,57 +52,3 @@ def update_codebook(codebook, mass, weighted_sums, targets, alignment_weight):
     safe_denominator = nx.where(moved, denominator[:, None], 1.0)
     updated = nx.where(moved, numerator / safe_denominator, nx.float64(codebook))
     return nx.cast_like(updated, codebook)
-
-
-def minibatch_update(codebook, counts, sums, batch, targets, alignment_weight):
-    """One mini-batch step with running per-code counts and sums.
-
-    The batch's statistics are added to the running ones and the update of
-    ``update_codebook`` is applied with the running masses ``counts / total`` and
-    means ``sums / counts``. Keeping the sums apart from the codes means that an
-    alignment pull does not leak into the data means of later steps. With
-    ``g = 0`` each code is the running mean of its samples: MiniBatchKMeans's
-    step (without its random reassignment of small clusters).
-
-    Parameters
-    ----------
-    codebook : ndarray of shape (n_codes, n_features)
-    counts : ndarray of shape (n_codes,)
-        Running weighted counts before this batch.
-    sums : ndarray of shape (n_codes, n_features)
-        Running weighted sums before this batch.
-    batch : skwvq.assignment.Assignment
-        The batch's assignment statistics.
-    targets : ndarray of shape (n_codes, n_features) or None
-    alignment_weight : float in [0, 1]
-
-    Returns
-    -------
-    codebook : ndarray of shape (n_codes, n_features)
-    counts : ndarray of shape (n_codes,)
-    sums : ndarray of shape (n_codes, n_features)
-        Running statistics including this batch.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skwvq.assignment import assign
-    >>> codebook = np.array([[0.0], [10.0]])
-    >>> counts, sums = np.array([3.0, 1.0]), np.array([[0.0], [10.0]])
-    >>> batch = assign(np.array([[4.0]]), codebook)  # one sample, nearest to code 0
-    >>> new_codebook, new_counts, _ = minibatch_update(
-    ...     codebook, counts, sums, batch, None, 0.0
-    ... )
-    >>> new_codebook  # (0 + 4) / 4 = 1
-    array([[ 1.],
-           [10.]])
-    >>> new_counts
-    array([4., 1.])
-    """
-    counts = counts + batch.counts
-    sums = sums + batch.sums
-    total = counts.sum()
-    updated = update_codebook(
-        codebook, counts / total, sums / total, targets, alignment_weight
-    )
-    return updated, counts, sums

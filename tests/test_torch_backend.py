@@ -466,23 +466,24 @@ def test_failed_partial_fit_step_leaves_the_stream_as_it_was(problem, monkeypatc
     vq.partial_fit(X[:500])
     stream = vq._stream
     before = (
-        stream.reservoir.n_seen,
-        stream.n_steps,
+        stream.data.reservoir.n_seen,
+        stream.solver.n_steps,
         stream.rng.get_state()[1].copy(),
-        {key: list(values) for key, values in stream.history.items()},
+        {key: list(values) for key, values in stream.solver.history.items()},
         vq.codebook_.copy(),
     )
 
     def broken_update(*args, **kwargs):
         raise RuntimeError("update failed")
 
-    monkeypatch.setattr("skwvq.estimator.minibatch_update", broken_update)
+    monkeypatch.setattr("skwvq._solver.update_codebook", broken_update)
     with pytest.raises(RuntimeError, match="update failed"):
         vq.partial_fit(X[500:1000])
     assert vq._stream is stream
-    assert stream.reservoir.n_seen == before[0] and stream.n_steps == before[1]
+    assert stream.data.reservoir.n_seen == before[0]
+    assert stream.solver.n_steps == before[1]
     np.testing.assert_array_equal(stream.rng.get_state()[1], before[2])
-    assert stream.history == before[3]
+    assert stream.solver.history == before[3]
     np.testing.assert_array_equal(vq.codebook_, before[4])
 
 

@@ -1,0 +1,373 @@
+"""The solver: one step (block statistics, alignment targets, updated codebook) and the driver that loops it over a source of row blocks.
+
+Every way of fitting runs the same two functions. ``step`` takes the per-code
+statistics of a block of rows and returns the updated codebook; ``run`` asks a
+*source* (``skwvq._sources``) for the blocks of each epoch, steps on each, and
+reports the history. Per-block statistics add (``CodeStatistics.__add__``), so
+statistics summed over memory chunks, memmap spans, Dask blocks or DDP ranks
+feed the same step. Arrays stay on their backend throughout: nothing here copies
+the codebook to the host.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+from .backends import backend_of, to_host
+from .metrics import _perplexity_from, _utilization_from
+from .update import update_codebook
+
+HISTORY_KEYS = ("J", "E", "U", "C", "W", "alignment_weight")
+
+
+@dataclass
+class CodeStatistics:
+    """Per-code statistics of a block of rows, which add over blocks.
+
+    Attributes
+    ----------
+    counts : array of shape (n_codes,), float64
+        Weight of the rows assigned to each code.
+    sums : array of shape (n_codes, n_features), float64
+        Weighted sum of the rows assigned to each code.
+    error : float
+        Weighted sum of the rows' squared distances to their codes.
+    weight : float
+        Total weight of the rows.
+    rows : int
+        Number of rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = CodeStatistics(np.array([1.0, 0.0]), np.array([[2.0], [0.0]]), 0.5, 1.0, 1)
+    >>> b = CodeStatistics(np.array([0.0, 2.0]), np.array([[0.0], [6.0]]), 1.5, 2.0, 2)
+    >>> (a + b).counts, (a + b).error
+    (array([1., 2.]), 2.0)
+    """
+
+    counts: object
+    sums: object
+    error: float
+    weight: float
+    rows: int
+
+    def __add__(self, other: CodeStatistics) -> CodeStatistics:
+        return CodeStatistics(
+            self.counts + other.counts,
+            self.sums + other.sums,
+            self.error + other.error,
+            self.weight + other.weight,
+            self.rows + other.rows,
+        )
+
+    def scaled(self, factor: float) -> CodeStatistics:
+        """The statistics with every sum multiplied by ``factor`` (forgetting)."""
+        return CodeStatistics(
+            factor * self.counts,
+            factor * self.sums,
+            factor * self.error,
+            factor * self.weight,
+            self.rows,
+        )
+
+    def to_backend(self, nx) -> CodeStatistics:
+        """The statistics with their arrays on backend ``nx``."""
+        return replace(self, counts=nx.float64(self.counts), sums=nx.float64(self.sums))
+
+
+def block_statistics(nx, X, codebook, sample_weight, x_sq_norms=None):
+    """Assign a block of rows to its nearest codes and gather its statistics.
+
+    Parameters
+    ----------
+    nx : NumpyBackend or TorchBackend
+    X : array or tensor of shape (n_rows, n_features)
+    codebook : array or tensor of shape (n_codes, n_features)
+    sample_weight : array or tensor of shape (n_rows,)
+    x_sq_norms : array or tensor of shape (n_rows,), default=None
+
+    Returns
+    -------
+    statistics : CodeStatistics
+    labels : array or tensor of shape (n_rows,), int64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skwvq.backends import backend_of
+    >>> X = np.array([[0.0], [1.0], [9.0]])
+    >>> stats, labels = block_statistics(
+    ...     backend_of(X), X, np.array([[0.0], [10.0]]), np.ones(3)
+    ... )
+    >>> labels, stats.counts, stats.error
+    (array([0, 0, 1]), array([2., 1.]), 2.0)
+    """
+    result = nx.assign(X, codebook, sample_weight=sample_weight, x_sq_norms=x_sq_norms)
+    statistics = CodeStatistics(
+        result.counts,
+        result.sums,
+        float(nx.sum(sample_weight * result.sq_distances)),
+        float(nx.sum(sample_weight)),
+        X.shape[0],
+    )
+    return statistics, result.labels
+
+
+def step(
+    codebook, statistics, alignment, alignment_weight, *, running=None, retain=0.0
+):
+    """One iteration: fold a block's statistics into the running ones, align, update.
+
+    The running statistics keep a fraction ``retain`` of their past and add the
+    block's: ``retain = 0`` uses the block alone (a full-batch iteration),
+    ``retain = 1`` never forgets (``MiniBatchKMeans``'s lifelong counts), and
+    values between forget geometrically (an exponential moving average, as a VQ
+    layer's EMA codebook). The codebook then moves to the minimiser of
+    ``J = (1 - g) E + g W^2`` for these statistics and the alignment's targets
+    (``skwvq.update.update_codebook``).
+
+    Parameters
+    ----------
+    codebook : array or tensor of shape (n_codes, n_features)
+    statistics : CodeStatistics
+        The block's statistics against ``codebook``.
+    alignment : skwvq.alignment.Alignment
+        Gives the transport targets; not called when ``alignment_weight == 0``.
+    alignment_weight : float in [0, 1]
+        The weight ``g`` of the Wasserstein term.
+    running : CodeStatistics or None, default=None
+        Running statistics before this block.
+    retain : float in [0, 1], default=0.0
+        Fraction of ``running`` kept.
+
+    Returns
+    -------
+    codebook : array or tensor of shape (n_codes, n_features)
+    running : CodeStatistics
+        The running statistics including this block.
+    w2 : float
+        The alignment's squared Wasserstein estimate (NaN when ``g = 0``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> codebook = np.array([[0.0], [10.0]])
+    >>> stats = CodeStatistics(np.array([2.0, 0.0]), np.array([[2.0], [0.0]]), 1.0, 2.0, 2)
+    >>> step(codebook, stats, None, 0.0)[0]  # Lloyd: code 0 to its mean, code 1 stays
+    array([[ 1.],
+           [10.]])
+    """
+    if running is not None and retain > 0:
+        statistics = running.scaled(retain) + statistics
+    g = float(alignment_weight)
+    targets, w2 = alignment.targets(codebook) if g > 0 else (None, math.nan)
+    updated = update_codebook(
+        codebook,
+        statistics.counts / statistics.weight,
+        statistics.sums / statistics.weight,
+        targets,
+        g,
+    )
+    return updated, statistics, w2
+
+
+@dataclass
+class StoppingRule:
+    """When the driver stops: a small codebook shift, or a plateau of the smoothed error.
+
+    After each epoch, the fit stops when the squared shift of the codebook over
+    the epoch is at most ``shift_tol`` (``tol`` times the data's mean
+    per-feature variance, as ``KMeans``). Mini-batch statistics are too noisy for
+    that test alone, so, with ``max_no_improvement`` set, the fit also stops once
+    an exponentially weighted average of the blocks' error (weight
+    ``2 rows / (epoch_rows + 1)`` per block, as ``MiniBatchKMeans``) has not
+    improved for that many consecutive steps. The first step is not counted:
+    its error is the initial codebook's.
+
+    Examples
+    --------
+    >>> rule = StoppingRule(shift_tol=1e-3)
+    >>> rule.after_epoch(1e-4)
+    True
+    """
+
+    shift_tol: float = 0.0
+    max_no_improvement: int | None = None
+    epoch_rows: int = 1
+    _smoothed: float | None = field(default=None, repr=False)
+    _best: float = field(default=math.inf, repr=False)
+    _steps: int = field(default=0, repr=False)
+    _no_improvement: int = field(default=0, repr=False)
+
+    def after_step(self, statistics: CodeStatistics) -> bool:
+        """Track the smoothed error; whether it has stopped improving."""
+        self._steps += 1
+        if self.max_no_improvement is None or self._steps == 1:
+            return False
+        if statistics.weight <= 0:
+            return False
+        error = statistics.error / statistics.weight
+        if self._smoothed is None:
+            self._smoothed = error
+        else:
+            alpha = min(1.0, 2.0 * statistics.rows / (self.epoch_rows + 1))
+            self._smoothed = (1 - alpha) * self._smoothed + alpha * error
+        if self._smoothed < self._best:
+            self._best, self._no_improvement = self._smoothed, 0
+        else:
+            self._no_improvement += 1
+        return self._no_improvement >= self.max_no_improvement
+
+    def after_epoch(self, shift: float) -> bool:
+        """Whether the epoch moved the codebook by at most the tolerance."""
+        return shift <= self.shift_tol
+
+
+def _objective(error: float, g: float, w2: float) -> float:
+    """``J = (1 - g) E + g W^2`` (``W^2`` unused, and possibly NaN, at ``g = 0``)."""
+    return (1 - g) * error + (g * w2 if g > 0 else 0.0)
+
+
+def _new_history() -> dict:
+    return {key: [] for key in HISTORY_KEYS}
+
+
+@dataclass
+class SolverState:
+    """What the driver carries from one step to the next, and a ``partial_fit`` stream between calls.
+
+    Attributes
+    ----------
+    codebook : array or tensor of shape (n_codes, n_features)
+        On the backend the solver runs on.
+    running : CodeStatistics or None
+        Running per-code statistics.
+    n_epochs, n_steps : int
+        Epochs (history entries) and steps run.
+    history : dict of list
+        Per epoch: J, E, U, C, W and g (``HISTORY_KEYS``).
+    """
+
+    codebook: object
+    running: CodeStatistics | None = None
+    n_epochs: int = 0
+    n_steps: int = 0
+    history: dict = field(default_factory=_new_history)
+
+    def copy(self) -> SolverState:
+        """A copy that a run can advance while this one stays as it was.
+
+        Steps replace the codebook and the statistics rather than writing into
+        them, so only the history lists need copying.
+        """
+        return replace(self, history={k: list(v) for k, v in self.history.items()})
+
+    def to_backend(self, nx) -> SolverState:
+        """The state with its arrays on backend ``nx`` (a stream may switch backends)."""
+        codebook = self.codebook
+        if backend_of(codebook) is not nx:
+            codebook = nx.asarray(codebook)
+        running = None if self.running is None else self.running.to_backend(nx)
+        return replace(self, codebook=codebook, running=running)
+
+
+def record_epoch(history, g, statistics, w2, shift=None, *, epoch=0, verbose=0):
+    """Append one epoch's J, E, U, C, W and g to ``history`` (and print it if verbose).
+
+    E, U and C are those of the codebook(s) the epoch's blocks were assigned to;
+    W is the alignment's estimate at the epoch's last step.
+    """
+    counts = to_host(statistics.counts)
+    error = statistics.error / statistics.weight
+    objective = _objective(error, g, w2)
+    values = (
+        objective,
+        error,
+        _utilization_from(counts),
+        _perplexity_from(counts),
+        math.sqrt(w2) if w2 == w2 else math.nan,
+        g,
+    )
+    for key, value in zip(HISTORY_KEYS, values):
+        history[key].append(value)
+    if verbose:
+        moved = "" if shift is None else f" shift={shift:.3g}"
+        print(
+            f"Iteration {epoch}: J={objective:.6g} E={error:.6g} "
+            f"U={values[2]:.3f} g={g:.3g}{moved}"
+        )
+
+
+def run(
+    state: SolverState,
+    source,
+    alignment,
+    *,
+    schedule,
+    max_epochs: int,
+    horizon: float | None = None,
+    stopping: StoppingRule | None = None,
+    rng=None,
+    verbose: int = 0,
+) -> SolverState:
+    """The driver: epochs of steps over the blocks of ``source``, until a stopping rule holds.
+
+    Parameters
+    ----------
+    state : SolverState
+        Where to start (advanced in place and returned).
+    source : object
+        A source of row blocks (``skwvq._sources``): ``blocks(rng)`` yields the
+        blocks of one epoch and ``statistics(block, codebook)`` gives a block's
+        ``CodeStatistics``.
+    alignment : skwvq.alignment.Alignment
+    schedule : callable
+        ``schedule(epoch) -> g``, the alignment weight of an epoch.
+    max_epochs : int
+    horizon : float or None, default=None
+        Rows that the running statistics remember: each step keeps
+        ``1 - rows / horizon`` of them (none at or below zero). None forgets
+        everything at every step (a full-batch fit); ``math.inf`` never forgets.
+    stopping : StoppingRule or None, default=None
+        None runs all ``max_epochs``.
+    rng : numpy.random.RandomState, default=None
+        Handed to the source (mini-batch draws).
+    verbose : int, default=0
+
+    Returns
+    -------
+    SolverState
+    """
+    nx = backend_of(state.codebook)
+    for _ in range(max_epochs):
+        g = schedule(state.n_epochs)
+        start = nx.float64(state.codebook)
+        epoch, w2, stopped = None, math.nan, False
+        for block in source.blocks(rng):
+            statistics = source.statistics(block, state.codebook)
+            retain = (
+                0.0 if horizon is None else max(0.0, 1.0 - statistics.rows / horizon)
+            )
+            state.codebook, state.running, w2 = step(
+                state.codebook,
+                statistics,
+                alignment,
+                g,
+                running=state.running,
+                retain=retain,
+            )
+            state.n_steps += 1
+            epoch = statistics if epoch is None else epoch + statistics
+            if stopping is not None and stopping.after_step(statistics):
+                stopped = True
+                break
+        shift = float(nx.sum((nx.float64(state.codebook) - start) ** 2))
+        record_epoch(
+            state.history, g, epoch, w2, shift, epoch=state.n_epochs, verbose=verbose
+        )
+        state.n_epochs += 1
+        if stopped or (stopping is not None and stopping.after_epoch(shift)):
+            break
+    return state

@@ -1,0 +1,72 @@
+"""Optimal-transport alignment: one class per method, registered by name, and their building blocks.
+
+Each method is a subclass of :class:`Alignment` registered in ``ALIGNMENTS``;
+the estimator, its ``partial_fit`` stream and ``skwvq.metrics`` find methods
+only there. A new method (say entropic OT with ``ot.sinkhorn``) is one new
+class and one line of ``ALIGNMENTS``. The class implements:
+
+- ``name`` and ``default_target`` (what ``target="auto"`` means for it);
+- ``default_sample_size(n_codes, n_samples)`` and ``check_size(n_points,
+  n_codes)``: the OT sample it transports to (None for none) and the sizes it
+  refuses;
+- ``from_data(X, sample_weight, *, n_codes, target, sample_size, n_projections,
+  rng, nx)``: the data side, prepared once per fit (subclass ``SampleAlignment``
+  to get it from a weighted sample, with the quantization-optimal masses, and a
+  reservoir-fed ``data_stream`` for ``partial_fit``; implement ``__init__(sample,
+  masses, *, n_codes, ...)``);
+- ``data_stream(n_features, ...)``: the data side of a stream;
+- ``targets(codebook) -> (targets, w2)``: float64 targets on the codebook's
+  backend and the squared 2-Wasserstein estimate.
+
+Modules: ``_base`` (the interface and the two data-side streams), ``_moments``
+(weighted moments, PSD roots, the Gaussian W2), ``_sample`` (the OT sample and
+its masses), ``_gaussian``, ``_sliced`` and ``_exact`` (one method each).
+"""
+
+from ._base import TARGETS, Alignment, SampleAlignment, resolve_target
+from ._exact import (
+    EXACT_MAX_PLAN_ENTRIES,
+    ExactAlignment,
+    check_exact_size,
+    exact_targets,
+)
+from ._gaussian import GaussianAlignment, gaussian_targets
+from ._moments import (
+    gaussian_w2,
+    mean_feature_variance,
+    sqrtm_psd,
+    weighted_mean,
+    weighted_moments,
+)
+from ._sample import ot_sample, quantization_optimal_masses
+from ._sliced import SlicedAlignment, sliced_data_side, sliced_targets
+
+ALIGNMENTS: dict[str, type[Alignment]] = {
+    "gaussian": GaussianAlignment,
+    "sliced": SlicedAlignment,
+    "exact": ExactAlignment,
+}
+
+__all__ = [
+    "ALIGNMENTS",
+    "EXACT_MAX_PLAN_ENTRIES",
+    "TARGETS",
+    "Alignment",
+    "ExactAlignment",
+    "GaussianAlignment",
+    "SampleAlignment",
+    "SlicedAlignment",
+    "check_exact_size",
+    "exact_targets",
+    "gaussian_targets",
+    "gaussian_w2",
+    "mean_feature_variance",
+    "ot_sample",
+    "quantization_optimal_masses",
+    "resolve_target",
+    "sliced_data_side",
+    "sliced_targets",
+    "sqrtm_psd",
+    "weighted_mean",
+    "weighted_moments",
+]
