@@ -3,7 +3,13 @@
 1. The mismatched-init case (d=8, data N(8*1, I), codebook N(0, I), K=1024) with
    10^6 samples: full-batch fit against ``batch_size=10_000``; the goal is E within
    5% and U, C within 2% of the full-batch fit.
-2. A float32 ``np.memmap`` file of 4 GB fitted with ``batch_size`` inside a Linux
+2. The forgetting rate of the running statistics: the same problem fitted with
+   ``batch_size`` (a fixed number of epochs) and streamed through
+   ``partial_fit`` (the same batches, the same number of passes), for
+   ``stats_horizon`` from 25 to 400 rows per code, one epoch and never
+   forgetting; E and C against the full-batch fit. The evidence for the
+   default ``stats_horizon``.
+3. A float32 ``np.memmap`` file of 4 GB fitted with ``batch_size`` inside a Linux
    memory cgroup (v1 or v2) limited to 1 GB: the fit completes and its memory
    stays under the limit. Needs root and a writable cgroup hierarchy; skipped
    (and said so) otherwise.
@@ -80,6 +86,54 @@ def streaming_table(n_samples, k, batch_size):
     for row in rows:
         row += [row[3] / E0, row[4] - U0, row[5] / C0]
     print(f"\nmismatched init, N={n_samples}, d=8, K={k}, float32")
+    print(format_table(header, rows), flush=True)
+    return header, rows
+
+
+def horizon_table(n_samples, k, batch_size, epochs, seeds=(0, 1, 2)):
+    """E and C of mini-batch fits and streams, per ``stats_horizon``, over seeds."""
+    header = ["fit", "stats_horizon", "rows per code", "E ratio", "C ratio"]
+    horizons = [(f"{m} K", m * k) for m in (25, 50, 100, 200, 400)]
+    horizons += [("one epoch", n_samples), ("inf", np.inf)]
+    ratios = {}
+    for seed in seeds:
+        X, init = mismatched_gaussian(
+            n_samples=n_samples, n_clusters=k, random_state=seed
+        )
+        X, init = X.astype(np.float32), init.astype(np.float32)
+        full = WassersteinVQ(k, init=init, random_state=seed).fit(X)
+        E0 = quantization_error(X, full.codebook_)
+        C0 = codebook_perplexity(X, full.codebook_)
+        batches = np.array_split(
+            X[np.random.default_rng(seed).permutation(n_samples)],
+            n_samples // batch_size,
+        )
+        for label, horizon in horizons:
+            params = dict(init=init, random_state=seed, stats_horizon=horizon)
+            mini = WassersteinVQ(
+                k,
+                batch_size=batch_size,
+                max_iter=epochs,
+                max_no_improvement=None,
+                **params,
+            ).fit(X)
+            stream = WassersteinVQ(k, **params)
+            for _ in range(epochs):
+                for batch in batches:
+                    stream.partial_fit(batch)
+            for name, vq in (("fit(batch_size)", mini), ("partial_fit", stream)):
+                E = quantization_error(X, vq.codebook_) / E0
+                C = codebook_perplexity(X, vq.codebook_) / C0
+                ratios.setdefault((name, label, horizon), []).append((E, C))
+    rows = [
+        [name, label, horizon / k, *np.median(values, axis=0)]
+        for (name, label, horizon), values in ratios.items()
+    ]
+    rows.sort(key=lambda row: row[0])
+    print(
+        f"\nstats_horizon, N={n_samples}, d=8, K={k}, batch_size={batch_size}, "
+        f"{epochs} epochs, median over seeds {list(seeds)}"
+    )
     print(format_table(header, rows), flush=True)
     return header, rows
 
@@ -190,6 +244,11 @@ def main(argv=None) -> int:
     else:
         header, rows = streaming_table(1_000_000, 1024, 10_000)
     write_csv(f"streaming{suffix}", header, rows)
+    if args.quick:
+        header, rows = horizon_table(50_000, 128, 2_500, epochs=4, seeds=(0,))
+    else:
+        header, rows = horizon_table(100_000, 256, 2_500, epochs=5)
+    write_csv(f"streaming-horizon{suffix}", header, rows)
     if args.quick:
         header, rows = memmap_table(768 << 20, 384 << 20, 20_000)
     else:
