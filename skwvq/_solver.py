@@ -193,7 +193,9 @@ class StoppingRule:
     an exponentially weighted average of the blocks' error (weight
     ``2 rows / (epoch_rows + 1)`` per block, as ``MiniBatchKMeans``) has not
     improved for that many consecutive steps. The first step is not counted:
-    its error is the initial codebook's.
+    its error is the initial codebook's. The plateau test sees the error only:
+    it can stop while the alignment is still evening out the codes' shares
+    (the estimator's ``max_no_improvement`` gives the measured cost).
 
     Examples
     --------
