@@ -21,14 +21,12 @@ from sklearn.utils.validation import (
 
 from ._solver import HORIZON_ROWS_PER_CODE, SolverState, StoppingRule, run
 from ._sources import FullBatch, MiniBatches, SingleBatch
+from ._tensors import check_tensor, like_input, numpy_dtype
 from .alignment import ALIGNMENTS, TARGETS, mean_feature_variance, resolve_target
 from .backends import (
     BACKENDS,
-    check_tensor,
     import_torch,
     is_tensor,
-    like_input,
-    numpy_dtype,
     resolve_backend,
     to_host,
 )

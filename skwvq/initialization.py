@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
+from ._tensors import numpy_dtype
 from .alignment import sqrtm_psd, weighted_moments
-from .backends import host_rows, numpy_dtype, to_host
+from .backends import host_rows, to_host
 
 INITS = ("random", "k-means++", "gaussian")
 
