@@ -1,29 +1,48 @@
-"""Bad input gets a clear error and leaves a fitted estimator as it was."""
+"""Bad input gets a clear error and leaves a fitted estimator as it was, on every backend.
+
+The bad inputs are made from numpy arrays and handed to the estimator as the
+backend's native arrays (``backend.asarray``: tensors on its device for torch),
+sample weights too.
+"""
 
 import copy
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skwvq import WassersteinVQ
 
+# torch warns that sparse CSR tensors (a sparse X) are in beta.
+pytestmark = pytest.mark.filterwarnings("ignore:Sparse:UserWarning")
+
 
 @pytest.fixture
-def fitted(blobs):
-    return WassersteinVQ(8, random_state=0, max_iter=5).fit(blobs)
+def fitted(blobs, backend):
+    vq = WassersteinVQ(8, random_state=0, max_iter=5, **backend.params)
+    return vq.fit(backend.asarray(blobs))
 
 
 def snapshot(estimator):
-    return copy.deepcopy(vars(estimator))
+    """A deep copy of the estimator's attributes (the partial_fit stream by identity)."""
+    state = dict(vars(estimator))
+    stream = state.pop("_stream", None)
+    state = copy.deepcopy(state)
+    if stream is not None:
+        state["_stream"] = stream
+    return state
 
 
 def assert_unchanged(estimator, before):
     after = vars(estimator)
     assert after.keys() == before.keys()
     for key, value in before.items():
-        if isinstance(value, dict):
+        if key == "_stream":
+            assert after[key] is value
+        elif isinstance(value, dict):
+            assert after[key].keys() == value.keys(), key
             for name in value:
                 np.testing.assert_array_equal(after[key][name], value[name])
         elif isinstance(value, np.ndarray):
@@ -44,18 +63,43 @@ def with_inf(X):
     return X
 
 
+# The messages of numpy's validation (sklearn's check_array) and of the
+# tensor validation differ in wording; each must name what is wrong.
+NAN = (with_nan, None, ValueError, "NaN")
+INF = (with_inf, None, ValueError, "infinity")
+ONE_D = (lambda X: X[:, 0], None, ValueError, "Expected (a )?2D (array|tensor)")
+THREE_D = (lambda X: X[:, :, None], None, ValueError, "dim 3|3D tensor")
+SPARSE = (sp.csr_matrix, None, TypeError, "[Ss]parse")
+NEGATIVE_WEIGHT = (None, "negative", ValueError, "Negative values")
+ZERO_WEIGHTS = (None, "zeros", ValueError, "non-zero")
+SHORT_WEIGHTS = (None, "short", ValueError, "sample_weight.shape")
 BAD_FIT_INPUTS = [
-    (with_nan, {}, ValueError, "NaN"),
-    (with_inf, {}, ValueError, "infinity"),
-    (lambda X: X[:, 0], {}, ValueError, "Expected 2D array"),
-    (lambda X: X[:, :, None], {}, ValueError, "dim 3"),
-    (lambda X: X[:5], {}, ValueError, "n_samples=5 should be >= n_clusters=8"),
-    (lambda X: sp.csr_matrix(X), {}, TypeError, "[Ss]parse"),
-    (lambda X: X, {"sample_weight": "negative"}, ValueError, "Negative values"),
-    (lambda X: X, {"sample_weight": "zeros"}, ValueError, "non-zero"),
-    (lambda X: X, {"sample_weight": "few"}, ValueError, "positive sample_weight"),
-    (lambda X: X, {"sample_weight": "short"}, ValueError, "sample_weight.shape"),
+    NAN,
+    INF,
+    ONE_D,
+    THREE_D,
+    (lambda X: X[:5], None, ValueError, "n_samples=5 should be >= n_clusters=8"),
+    SPARSE,
+    NEGATIVE_WEIGHT,
+    ZERO_WEIGHTS,
+    (None, "few", ValueError, "positive sample_weight"),
+    SHORT_WEIGHTS,
 ]
+# A fitted stream needs no n_clusters rows (nor weights) per batch.
+BAD_PARTIAL_FIT_INPUTS = [
+    NAN,
+    INF,
+    ONE_D,
+    THREE_D,
+    SPARSE,
+    NEGATIVE_WEIGHT,
+    ZERO_WEIGHTS,
+    SHORT_WEIGHTS,
+]
+IDS = ["nan", "inf", "1d", "3d", "too-few-rows", "sparse", "negative-weight"]
+IDS += ["zero-weights", "few-weights", "short-weights"]
+PARTIAL_FIT_IDS = ["nan", "inf", "1d", "3d", "sparse", "negative-weight"]
+PARTIAL_FIT_IDS += ["zero-weights", "short-weights"]
 
 
 def make_weights(kind, n_samples):
@@ -71,22 +115,80 @@ def make_weights(kind, n_samples):
     return weights
 
 
-@pytest.mark.parametrize("make_X, kwargs, error, message", BAD_FIT_INPUTS)
+def bad_arguments(backend, X, make_X, weights):
+    """X and fit keywords for one bad input, as the backend's native arrays."""
+    kwargs = {}
+    if weights is not None:
+        kwargs["sample_weight"] = backend.asarray(make_weights(weights, len(X)))
+    return backend.asarray(X if make_X is None else make_X(X)), kwargs
+
+
+@pytest.mark.parametrize("make_X, weights, error, message", BAD_FIT_INPUTS, ids=IDS)
 def test_bad_fit_input_is_refused_and_changes_nothing(
-    fitted, blobs, make_X, kwargs, error, message
+    fitted, blobs, backend, make_X, weights, error, message
 ):
     before = snapshot(fitted)
-    fit_kwargs = {}
-    if "sample_weight" in kwargs:
-        fit_kwargs["sample_weight"] = make_weights(kwargs["sample_weight"], len(blobs))
+    X, kwargs = bad_arguments(backend, blobs, make_X, weights)
     with pytest.raises(error, match=message):
-        fitted.fit(make_X(blobs), **fit_kwargs)
+        fitted.fit(X, **kwargs)
     assert_unchanged(fitted, before)
 
 
-def test_feature_names_are_restored_after_a_failed_fit(blobs):
+def stream_pair(blobs, backend):
+    """Two estimators fed the same two partial_fit batches."""
+    pair = [WassersteinVQ(8, random_state=0, **backend.params) for _ in range(2)]
+    for vq in pair:
+        for batch in (blobs[:300], blobs[300:600]):
+            vq.partial_fit(backend.asarray(batch))
+    return pair
+
+
+def assert_streams_agree(vq, twin, blobs, backend):
+    """The next batch takes both to the same place: neither stream was disturbed."""
+    for estimator in (vq, twin):
+        estimator.partial_fit(backend.asarray(blobs[600:900]))
+    np.testing.assert_array_equal(vq.codebook_, twin.codebook_)
+    assert vq.n_iter_ == twin.n_iter_ == 3
+    for key, values in twin.history_.items():
+        np.testing.assert_array_equal(vq.history_[key], values)
+
+
+@pytest.mark.parametrize(
+    "make_X, weights, error, message", BAD_PARTIAL_FIT_INPUTS, ids=PARTIAL_FIT_IDS
+)
+def test_bad_partial_fit_input_is_refused_and_changes_nothing(
+    blobs, backend, make_X, weights, error, message
+):
+    vq, twin = stream_pair(blobs, backend)
+    before = snapshot(vq)
+    X, kwargs = bad_arguments(backend, blobs[600:900], make_X, weights)
+    with pytest.raises(error, match=message):
+        vq.partial_fit(X, **kwargs)
+    assert_unchanged(vq, before)
+    assert_streams_agree(vq, twin, blobs, backend)
+
+
+def test_failed_partial_fit_step_leaves_the_stream_as_it_was(
+    blobs, backend, monkeypatch
+):
+    vq, twin = stream_pair(blobs, backend)
+    before = snapshot(vq)
+
+    def broken_update(*args, **kwargs):
+        raise RuntimeError("update failed")
+
+    with monkeypatch.context() as patch:
+        # Fails after the batch was assigned and joined the stream's data side.
+        patch.setattr("skwvq._solver.update_codebook", broken_update)
+        with pytest.raises(RuntimeError, match="update failed"):
+            vq.partial_fit(backend.asarray(blobs[600:900]))
+    assert_unchanged(vq, before)
+    assert_streams_agree(vq, twin, blobs, backend)
+
+
+def test_feature_names_are_restored_after_a_failed_fit(blobs, backend):
     pd = pytest.importorskip("pandas")
-    vq = WassersteinVQ(8, random_state=0, max_iter=3).fit(
+    vq = WassersteinVQ(8, random_state=0, max_iter=3, **backend.params).fit(
         pd.DataFrame(blobs, columns=list("abcd"))
     )
     before = snapshot(vq)
@@ -95,37 +197,39 @@ def test_feature_names_are_restored_after_a_failed_fit(blobs):
     assert_unchanged(vq, before)
 
 
-@pytest.mark.parametrize("method", ["predict", "transform", "score"])
-def test_feature_count_mismatch_at_inference(fitted, blobs, method):
+@pytest.mark.parametrize("method", ["predict", "transform", "score", "partial_fit"])
+def test_feature_count_mismatch_at_inference(fitted, blobs, backend, method):
     before = snapshot(fitted)
     with pytest.raises(
         ValueError, match="X has 3 features, but WassersteinVQ is expecting 4"
     ):
-        getattr(fitted, method)(blobs[:, :3])
+        getattr(fitted, method)(backend.asarray(blobs[:, :3]))
     assert_unchanged(fitted, before)
 
 
 @pytest.mark.parametrize("method", ["predict", "transform", "score"])
-def test_nan_at_inference(fitted, blobs, method):
+def test_nan_at_inference(fitted, blobs, backend, method):
+    before = snapshot(fitted)
     with pytest.raises(ValueError, match="NaN"):
-        getattr(fitted, method)(with_nan(blobs))
+        getattr(fitted, method)(backend.asarray(with_nan(blobs)))
+    assert_unchanged(fitted, before)
 
 
-def test_unfitted_estimator_says_so(blobs):
-    from sklearn.exceptions import NotFittedError
-
+@pytest.mark.parametrize("method", ["predict", "transform", "score"])
+def test_unfitted_estimator_says_so(blobs, backend, method):
     with pytest.raises(NotFittedError):
-        WassersteinVQ(8).predict(blobs)
+        getattr(WassersteinVQ(8, **backend.params), method)(backend.asarray(blobs))
 
 
-def test_exact_alignment_too_large_points_to_sliced(blobs):
+def test_exact_alignment_too_large_points_to_sliced(blobs, backend):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(6000, 2))
-    vq = WassersteinVQ(8, random_state=0, max_iter=3).fit(blobs)
+    vq = WassersteinVQ(8, random_state=0, max_iter=3, **backend.params)
+    vq.fit(backend.asarray(blobs))
     before = snapshot(vq)
     vq.set_params(alignment="exact", n_clusters=5000)
     with pytest.raises(ValueError, match="alignment='sliced'"):
-        vq.fit(X)
+        vq.fit(backend.asarray(X))
     vq.set_params(alignment="sliced", n_clusters=8)
     assert_unchanged(vq, before)
 
@@ -142,16 +246,21 @@ def test_exact_alignment_too_large_points_to_sliced(blobs):
         ({"encode": "binary"}, "encode"),
     ],
 )
-def test_invalid_parameters(blobs, params, message):
+def test_invalid_parameters(blobs, backend, params, message):
     with pytest.raises(InvalidParameterError, match=message):
-        WassersteinVQ(**{"n_clusters": 8, **params}).fit(blobs)
+        WassersteinVQ(**{"n_clusters": 8, **backend.params, **params}).fit(
+            backend.asarray(blobs)
+        )
 
 
-def test_init_array_of_wrong_shape(blobs):
+def test_init_array_of_wrong_shape(blobs, backend):
+    X = backend.asarray(blobs)
     with pytest.raises(ValueError, match=r"init array has shape \(7, 4\)"):
-        WassersteinVQ(8, init=blobs[:7]).fit(blobs)
+        WassersteinVQ(8, init=backend.asarray(blobs[:7]), **backend.params).fit(X)
     with pytest.raises(ValueError, match="NaN"):
-        WassersteinVQ(8, init=with_nan(blobs[:8])).fit(blobs)
+        WassersteinVQ(
+            8, init=backend.asarray(with_nan(blobs[:8])), **backend.params
+        ).fit(X)
 
 
 def degenerate_data():
@@ -172,12 +281,18 @@ def degenerate_data():
 @pytest.mark.parametrize("alignment", ["gaussian", "sliced", "exact"])
 @pytest.mark.parametrize("target", ["data", "quantization-optimal"])
 @pytest.mark.parametrize("init", ["random", "gaussian", "k-means++"])
-def test_degenerate_data_gives_finite_codes(name, alignment, target, init):
+def test_degenerate_data_gives_finite_codes(name, alignment, target, init, backend):
     X = degenerate_data()[name]
     vq = WassersteinVQ(
-        10, alignment=alignment, target=target, init=init, max_iter=10, random_state=0
+        10,
+        alignment=alignment,
+        target=target,
+        init=init,
+        max_iter=10,
+        random_state=0,
+        **backend.params,
     )
-    vq.fit(X)
+    vq.fit(backend.asarray(X))
     assert np.all(np.isfinite(vq.codebook_))
     assert np.all(np.isfinite(vq.history_["J"]))
-    assert np.all(np.isfinite(vq.transform(X)))
+    assert np.all(np.isfinite(backend.to_numpy(vq.transform(backend.asarray(X)))))
