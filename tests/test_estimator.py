@@ -288,10 +288,7 @@ def test_same_random_state_gives_the_same_run(blobs, backend):
     first = WassersteinVQ(random_state=7, **params).fit(X)
     second = WassersteinVQ(random_state=7, **params).fit(X)
     other = WassersteinVQ(random_state=8, **params).fit(X)
-    # Bit for bit on the CPU. CUDA's index_add_ sums with atomics in no fixed
-    # order, so there the same run is the same only up to float64 rounding
-    # (two runs on an H100 differed by 2e-15).
-    atol = 1e-10 if backend.device == "cuda" else 0.0
+    atol = backend.rerun_atol  # bit for bit on the CPU
     np.testing.assert_allclose(first.codebook_, second.codebook_, rtol=0, atol=atol)
     np.testing.assert_allclose(
         first.history_["W"], second.history_["W"], rtol=0, atol=atol
@@ -333,5 +330,7 @@ def test_auto_target_is_quantization_optimal_for_sample_based_alignments(
     auto = WassersteinVQ(8, **common).fit(X)
     explicit = WassersteinVQ(8, target="quantization-optimal", **common).fit(X)
     data = WassersteinVQ(8, target="data", **common).fit(X)
-    np.testing.assert_array_equal(auto.codebook_, explicit.codebook_)
-    assert not np.array_equal(auto.codebook_, data.codebook_)
+    np.testing.assert_allclose(
+        auto.codebook_, explicit.codebook_, rtol=0, atol=backend.rerun_atol
+    )
+    assert np.abs(auto.codebook_ - data.codebook_).max() > 1e-3
