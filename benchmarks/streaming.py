@@ -1,7 +1,8 @@
 """Mini-batch streaming against the full-batch fit, and a fit from a memmap larger than RAM.
 
 1. The mismatched-init case (d=8, data N(8*1, I), codebook N(0, I), K=1024) with
-   10^6 samples: full-batch fit against ``batch_size=10_000``; the goal is E within
+   10^6 samples: full-batch fit against ``batch_size=10_000`` (stopped by the
+   default rule, and run for 20 epochs); the goal is E within
    5% and U, C within 2% of the full-batch fit.
 2. The forgetting rate of the running statistics: the same problem fitted with
    ``batch_size`` (a fixed number of epochs) and streamed through
@@ -9,7 +10,12 @@
    ``stats_horizon`` from 25 to 400 rows per code, one epoch and never
    forgetting; E and C against the full-batch fit. The evidence for the
    default ``stats_horizon``.
-3. A float32 ``np.memmap`` file of 4 GB fitted with ``batch_size`` inside a Linux
+3. When a mini-batch fit stops: the smoothed-error rule (``max_no_improvement``)
+   against running every epoch and against ``MiniBatchKMeans``, on blobs (200,000
+   rows, d=8, K=64, ``batch_size=4096``) and from the far start (60,000 rows,
+   K=128, ``batch_size=2000``, at most 40 epochs); E and C against the full-batch
+   fit. The evidence for the default ``max_no_improvement``.
+4. A float32 ``np.memmap`` file of 4 GB fitted with ``batch_size`` inside a Linux
    memory cgroup (v1 or v2) limited to 1 GB: the fit completes and its memory
    stays under the limit. Needs root and a writable cgroup hierarchy; skipped
    (and said so) otherwise.
@@ -32,7 +38,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import format_table, machine_description, write_csv  # noqa: E402
+from _common import (  # noqa: E402
+    format_table,
+    machine_description,
+    median_time,
+    write_csv,
+)
+from sklearn.cluster import MiniBatchKMeans  # noqa: E402
+from sklearn.datasets import make_blobs  # noqa: E402
 
 from skwvq import WassersteinVQ  # noqa: E402
 from skwvq.datasets import mismatched_gaussian  # noqa: E402
@@ -69,12 +82,17 @@ def streaming_table(n_samples, k, batch_size):
         "C ratio",
     ]
     rows = []
-    for name, batch in (("full batch", None), (f"batch_size={batch_size}", batch_size)):
+    fits = (
+        ("full batch", dict(max_iter=100)),
+        (f"batch_size={batch_size}", dict(batch_size=batch_size, max_iter=20)),
+        (
+            f"batch_size={batch_size}, max_no_improvement=None",
+            dict(batch_size=batch_size, max_iter=20, max_no_improvement=None),
+        ),
+    )
+    for name, params in fits:
         start = time.perf_counter()
-        max_iter = 100 if batch is None else 20
-        vq = WassersteinVQ(
-            k, init=init, batch_size=batch, max_iter=max_iter, random_state=0
-        ).fit(X)
+        vq = WassersteinVQ(k, init=init, random_state=0, **params).fit(X)
         seconds = time.perf_counter() - start
         E, U, C = (
             quantization_error(X, vq.codebook_),
@@ -134,6 +152,70 @@ def horizon_table(n_samples, k, batch_size, epochs, seeds=(0, 1, 2)):
         f"\nstats_horizon, N={n_samples}, d=8, K={k}, batch_size={batch_size}, "
         f"{epochs} epochs, median over seeds {list(seeds)}"
     )
+    print(format_table(header, rows), flush=True)
+    return header, rows
+
+
+def stopping_table(repeats):
+    """Epochs, steps, median seconds, E and C of mini-batch fits, per stopping rule."""
+    header = [
+        "data",
+        "fit",
+        "epochs",
+        "steps",
+        "seconds",
+        "E",
+        "C",
+        "E ratio",
+        "C ratio",
+    ]
+    blobs, _ = make_blobs(200_000, 8, centers=64, random_state=0)
+    far, far_init = mismatched_gaussian(
+        n_samples=60_000, n_clusters=128, random_state=0
+    )
+    cases = {
+        "blobs K=64": (
+            blobs.astype(np.float32),
+            dict(n_clusters=64, batch_size=4096, random_state=0),
+            {
+                "MiniBatchKMeans": MiniBatchKMeans(
+                    64, batch_size=4096, n_init=1, random_state=0
+                ),
+                "max_no_improvement=10": {},
+                "max_no_improvement=None": {"max_no_improvement": None},
+            },
+        ),
+        "far start K=128": (
+            far.astype(np.float32),
+            dict(
+                n_clusters=128,
+                init=far_init,
+                batch_size=2000,
+                max_iter=40,
+                random_state=0,
+            ),
+            {
+                "max_no_improvement=10": {},
+                "max_no_improvement=30": {"max_no_improvement": 30},
+                "max_no_improvement=None": {"max_no_improvement": None},
+            },
+        ),
+    }
+    rows = []
+    for data, (X, params, fits) in cases.items():
+        full = dict(params, batch_size=None, max_iter=100)
+        case_rows = []
+        for name, fit in [("full batch", full), *fits.items()]:
+            if not isinstance(fit, MiniBatchKMeans):
+                fit = WassersteinVQ(**{**params, **fit})
+            seconds, vq = median_time(lambda fit=fit, X=X: fit.fit(X), repeats)
+            E = quantization_error(X, vq.cluster_centers_)
+            C = codebook_perplexity(X, vq.cluster_centers_)
+            steps = getattr(vq, "n_steps_", vq.n_iter_)
+            case_rows.append([data, name, vq.n_iter_, steps, seconds, E, C])
+        E0, C0 = case_rows[0][5:7]
+        rows += [[*row, row[5] / E0, row[6] / C0] for row in case_rows]
+    print(f"\nwhen mini-batch fits stop, median seconds of {repeats}")
     print(format_table(header, rows), flush=True)
     return header, rows
 
@@ -249,6 +331,8 @@ def main(argv=None) -> int:
     else:
         header, rows = horizon_table(100_000, 256, 2_500, epochs=5)
     write_csv(f"streaming-horizon{suffix}", header, rows)
+    header, rows = stopping_table(repeats=1 if args.quick else 3)
+    write_csv(f"streaming-stopping{suffix}", header, rows)
     if args.quick:
         header, rows = memmap_table(768 << 20, 384 << 20, 20_000)
     else:

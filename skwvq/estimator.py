@@ -145,9 +145,11 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         blobs, K = 64, ``batch_size=4096`` stop after 4 epochs (186 steps)
         instead of running all 100. The rule stops once the error stalls, not
         once the alignment has done its work: from a far start (60,000 rows,
-        K = 128, batches of 2,000) it stops after 4 epochs with E 1.7% above and
-        C 3.4% below the full-batch fit's, where None (40 epochs) ends within
-        0.2% and 0.6%. Set None when every code's share matters more than time.
+        K = 128, batches of 2,000) it stops after 5 epochs with E 1.3% above and
+        C 2.0% below the full-batch fit's, where None (40 epochs, 4 times the
+        time) ends within 0.1%; with 10^6 rows and K = 1024 C ends 2.9% below
+        (``benchmarks/streaming.py``). Set None when every code's share matters
+        more than time.
     backend : {"auto", "numpy", "torch"}, default="auto"
         Array library that runs the fit loop. ``"numpy"``: threaded BLAS and
         numba kernels on the CPU. ``"torch"``: PyTorch on ``device`` (a GPU, or
