@@ -14,9 +14,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
+from sklearn.utils import check_random_state
+
 from .backends import backend_of, to_host
 from .metrics import _perplexity_from, _utilization_from
-from .update import update_codebook
+from .update import place_unused_codes, stranded_codes, update_codebook
 
 HISTORY_KEYS = ("J", "E", "U", "C", "W", "alignment_weight")
 
@@ -125,7 +127,14 @@ def block_statistics(nx, X, codebook, sample_weight, x_sq_norms=None):
 
 
 def step(
-    codebook, statistics, alignment, alignment_weight, *, running=None, retain=0.0
+    codebook,
+    statistics,
+    alignment,
+    alignment_weight,
+    *,
+    running=None,
+    retain=0.0,
+    rng=None,
 ):
     """One iteration: fold a block's statistics into the running ones, align, update.
 
@@ -135,7 +144,11 @@ def step(
     values between forget geometrically (an exponential moving average, as a VQ
     layer's EMA codebook). The codebook then moves to the minimiser of
     ``J = (1 - g) E + g W^2`` for these statistics and the alignment's targets
-    (``skwvq.update.update_codebook``).
+    (``skwvq.update.update_codebook``). Codes that the block left without rows
+    and that own no row of the alignment's data support where they now stand
+    (``skwvq.update.stranded_codes``) are then re-seeded where the other codes
+    serve the data worst (``skwvq.update.place_unused_codes``), so that no code
+    stays dead.
 
     Parameters
     ----------
@@ -150,6 +163,8 @@ def step(
         Running statistics before this block.
     retain : float in [0, 1], default=0.0
         Fraction of ``running`` kept.
+    rng : numpy.random.RandomState, default=None
+        Draws the rows that unused codes are re-seeded on; seed 0 if None.
 
     Returns
     -------
@@ -168,6 +183,7 @@ def step(
     array([[ 1.],
            [10.]])
     """
+    block_counts = statistics.counts
     if running is not None and retain > 0:
         statistics = running.scaled(retain) + statistics
     g = float(alignment_weight)
@@ -179,6 +195,12 @@ def step(
         targets,
         g,
     )
+    support = getattr(alignment, "support", None)
+    if support is not None:
+        unused = stranded_codes(updated, to_host(block_counts) <= 0, support)
+        if unused.any():
+            rng = check_random_state(0 if rng is None else rng)
+            updated = place_unused_codes(updated, unused, support, rng)
     return updated, statistics, w2
 
 
@@ -207,6 +229,8 @@ class StoppingRule:
     shift_tol: float = 0.0
     max_no_improvement: int | None = None
     epoch_rows: int = 1
+    settle: bool = False
+    _previous_means: object = field(default=None, repr=False)
     _smoothed: float | None = field(default=None, repr=False)
     _best: float = field(default=math.inf, repr=False)
     _steps: int = field(default=0, repr=False)
@@ -230,6 +254,25 @@ class StoppingRule:
         else:
             self._no_improvement += 1
         return self._no_improvement >= self.max_no_improvement
+
+    def settled(self, statistics: CodeStatistics) -> bool:
+        """With ``settle``: whether the codes' means moved by at most the tolerance since the last block.
+
+        The means are where Lloyd's step (``g = 0``) would put the codes, so this
+        is ``KMeans``'s test on the part of the motion that the assignment makes:
+        unlike the codebook's own shift, which the decaying alignment keeps
+        above the tolerance, it is met once the assignment stops changing. A
+        code gaining or losing all its rows is never settled.
+        """
+        if not self.settle:
+            return False
+        counts = to_host(statistics.counts)
+        used = counts > 0
+        means = to_host(statistics.sums)[used] / counts[used, None]
+        previous, self._previous_means = self._previous_means, (used, means)
+        if previous is None or not (previous[0] == used).all():
+            return False
+        return float(((means - previous[1]) ** 2).sum()) <= self.shift_tol
 
     def after_epoch(self, shift: float) -> bool:
         """Whether the epoch moved the codebook by at most the tolerance."""
@@ -355,12 +398,17 @@ def run(
     for _ in range(max_epochs):
         g = schedule(state.n_epochs)
         start = nx.float64(state.codebook)
-        epoch, w2, stopped = None, math.nan, False
+        epoch, w2, stopped, settled = None, math.nan, False, False
         for block in source.blocks(rng):
             statistics = source.statistics(block, state.codebook)
             retain = (
                 0.0 if horizon is None else max(0.0, 1.0 - statistics.rows / horizon)
             )
+            settled = stopping is not None and stopping.settled(statistics)
+            if settled:
+                # The assignment no longer changes: the alignment has done its
+                # work, and one Lloyd step (g = 0) ends the fit at a fixed point.
+                g = 0.0
             state.codebook, state.running, w2 = step(
                 state.codebook,
                 statistics,
@@ -368,6 +416,7 @@ def run(
                 g,
                 running=state.running,
                 retain=retain,
+                rng=rng,
             )
             state.n_steps += 1
             epoch = statistics if epoch is None else epoch + statistics
@@ -379,6 +428,6 @@ def run(
             state.history, g, epoch, w2, shift, epoch=state.n_epochs, verbose=verbose
         )
         state.n_epochs += 1
-        if stopped or (stopping is not None and stopping.after_epoch(shift)):
+        if stopped or settled or (stopping is not None and stopping.after_epoch(shift)):
             break
     return state

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from .backends import backend_of
+import numpy as np
+
+from .backends import backend_of, to_host
+from .initialization import kmeans_plusplus_rows, seeding_sample_size
 
 
 def update_codebook(codebook, mass, weighted_sums, targets, alignment_weight):
@@ -52,3 +55,103 @@ def update_codebook(codebook, mass, weighted_sums, targets, alignment_weight):
     safe_denominator = nx.where(moved, denominator[:, None], 1.0)
     updated = nx.where(moved, numerator / safe_denominator, nx.float64(codebook))
     return nx.cast_like(updated, codebook)
+
+
+def stranded_codes(codebook, candidates, support) -> np.ndarray:
+    """Which candidate codes own no row of the data support: not even the row nearest them.
+
+    A code that its block left without rows may still stand among the data
+    (a stream's batch missed its cell; its transport target brought it back);
+    it is stranded when it is not the nearest code of the support row nearest
+    to it, which checks each candidate against ``n_points + n_codes`` points
+    instead of assigning the whole support.
+
+    Parameters
+    ----------
+    codebook : array or tensor of shape (n_codes, n_features)
+    candidates : ndarray of shape (n_codes,), bool
+        Codes to check (on the host), e.g. those that a block left without rows.
+    support : tuple of (ndarray of shape (n_points, n_features), ndarray of shape (n_points,))
+        Rows of the data and their masses (the alignment's ``support``).
+
+    Returns
+    -------
+    ndarray of shape (n_codes,), bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> support = np.array([[0.0], [1.0], [2.0]]), np.full(3, 1 / 3)
+    >>> codebook = np.array([[0.0], [2.5], [1.9], [40.0]])
+    >>> stranded_codes(codebook, np.array([False, True, True, True]), support)
+    array([False,  True, False,  True])
+    """
+    stranded = np.zeros(candidates.shape[0], dtype=bool)
+    checked = np.flatnonzero(candidates)
+    if checked.size == 0:
+        return stranded
+    rows = support[0]
+    nx = backend_of(rows)
+    codes = np.asarray(to_host(codebook), dtype=np.float64)
+    nearest_rows = rows[nx.assign(codes[checked], rows).labels]
+    owners = nx.assign(nearest_rows, codes).labels
+    stranded[checked] = owners != checked
+    return stranded
+
+
+def place_unused_codes(codebook, unused, support, rng):
+    """Send every unused code to the data that the used codes serve worst.
+
+    An unused code (no rows assigned) would otherwise move to its transport
+    target, which need not lie where data exist (a sliced target of a code in a
+    sparse tail can land in empty space) and, once ``g`` has decayed, would stay
+    there dead. Instead the unused codes are seeded by k-means++ continued from
+    the used ones (``skwvq.initialization.kmeans_plusplus_rows``) on the rows of
+    the data support: each goes to a row drawn with probability proportional to
+    its weight times its squared distance to the nearest code, the best of a
+    few such draws. A row already on a code has probability zero, so a placed
+    code is the only code on its row, and the nearest code of that row. Where
+    fewer distinct rows remain than unused codes, the rest stay where they are.
+
+    Parameters
+    ----------
+    codebook : array or tensor of shape (n_codes, n_features)
+        The updated codebook.
+    unused : ndarray of shape (n_codes,), bool
+        Codes to place (on the host).
+    support : tuple of (ndarray of shape (n_points, n_features), ndarray of shape (n_points,))
+        Rows of the data and their masses (float64, on the host): the
+        alignment's ``support``.
+    rng : numpy.random.RandomState
+
+    Returns
+    -------
+    array or tensor of shape (n_codes, n_features), in the dtype of ``codebook``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> codebook = np.array([[0.0], [50.0], [60.0]])
+    >>> support = np.array([[0.0], [0.5], [10.0], [20.0]]), np.full(4, 0.25)
+    >>> unused = np.array([False, True, True])
+    >>> placed = place_unused_codes(codebook, unused, support, np.random.RandomState(0))
+    >>> np.sort(placed[:, 0])  # code 0 stays; the others go where it serves worst
+    array([ 0., 10., 20.])
+    """
+    remaining = np.flatnonzero(unused)
+    if remaining.size == 0:
+        return codebook
+    nx = backend_of(codebook)
+    rows, masses = support
+    size = seeding_sample_size(rows.shape[0], remaining.size, rows.shape[1])
+    if size < rows.shape[0]:
+        index = np.sort(rng.choice(rows.shape[0], size=size, replace=False))
+        rows, masses = rows[index], masses[index]
+    used = np.asarray(to_host(codebook), dtype=np.float64)[~unused]
+    closest = None
+    if used.shape[0]:
+        closest = backend_of(rows).assign(rows, used).sq_distances
+    chosen = kmeans_plusplus_rows(rows, remaining.size, masses, rng, closest=closest)
+    placed = nx.float64(codebook) + 0.0  # a copy: steps never write into their input
+    placed[remaining[: chosen.size]] = nx.asarray(rows[chosen])
+    return nx.cast_like(placed, codebook)

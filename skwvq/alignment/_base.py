@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+from sklearn.utils import check_random_state
+
 from ..backends import to_host
 from ..streaming import Reservoir, RunningMoments
 from ._sample import ot_sample, quantization_optimal_masses
@@ -25,6 +27,10 @@ class Alignment:
     name: str = ""
     #: What ``target="auto"`` resolves to for this method.
     default_target: str = "quantization-optimal"
+    #: Rows of the data and their masses under ``p`` (float64 host arrays, the
+    #: masses summing to one), where the solver re-seeds unused codes; set by
+    #: ``from_data`` and by the streams.
+    support = None
 
     @classmethod
     def default_sample_size(cls, n_codes: int, n_samples: int) -> int | None:
@@ -126,11 +132,19 @@ class SampleAlignment(Alignment):
         cls, sample, masses, *, n_codes, target, n_projections=None, rng=None, nx=None
     ):
         """The method on a weighted sample, reweighted to ``p^{d/(d+2)}`` for that target."""
+        transported = masses
         if target == "quantization-optimal":
-            masses = quantization_optimal_masses(sample, masses)
-        return cls(
-            sample, masses, n_codes=n_codes, n_projections=n_projections, rng=rng, nx=nx
+            transported = quantization_optimal_masses(sample, masses)
+        alignment = cls(
+            sample,
+            transported,
+            n_codes=n_codes,
+            n_projections=n_projections,
+            rng=rng,
+            nx=nx,
         )
+        alignment.support = (to_host(sample), to_host(masses))
+        return alignment
 
     @classmethod
     def data_stream(
@@ -146,19 +160,24 @@ class SampleAlignment(Alignment):
 
 
 class MomentStream:
-    """A stream's running mean and covariance, and the Gaussian alignment to them."""
+    """A stream's running mean and covariance, the Gaussian alignment to them, and a support reservoir."""
 
-    def __init__(self, method, n_features: int, *, target: str):
+    def __init__(self, method, n_features: int, *, target: str, support_size: int):
         self.method = method
         self.moments = RunningMoments(n_features)
+        self.reservoir = Reservoir(support_size, n_features)
         self.target = target
 
     def add(self, X, sample_weight, rng, nx=None):
         """Merge a batch and return the alignment to everything seen so far."""
-        self.moments.add(to_host(X), sample_weight)
-        return self.method.from_moments(
+        X = to_host(X)
+        self.moments.add(X, sample_weight)
+        self.reservoir.add(X, sample_weight, rng)
+        alignment = self.method.from_moments(
             self.moments.mean, self.moments.cov, target=self.target
         )
+        alignment.support = self.reservoir.sample()
+        return alignment
 
     def copy(self) -> MomentStream:
         return copy.deepcopy(self)
@@ -223,3 +242,20 @@ def resolve_target(method: type[Alignment], target: str) -> str:
     if target not in TARGETS:
         raise ValueError(f"target must be 'auto' or one of {TARGETS}, got {target!r}.")
     return target
+
+
+def support_size(n_codes: int, n_samples: int) -> int:
+    """Rows kept for placing unused codes by a method without an OT sample.
+
+    Examples
+    --------
+    >>> support_size(256, 1_000_000), support_size(256, 1000)
+    (4096, 1000)
+    """
+    return min(n_samples, max(4 * n_codes, 4096))
+
+
+def draw_support(X, sample_weight, n_codes: int, rng):
+    """Rows of ``X`` drawn once (``support_size`` of them) and their masses, on the host."""
+    size = support_size(n_codes, X.shape[0])
+    return ot_sample(X, sample_weight, size, check_random_state(rng))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..backends import backend_of
-from ._base import Alignment, MomentStream
+from ._base import Alignment, MomentStream, draw_support, support_size
 from ._moments import _sqrt_and_inv_sqrt_psd, sqrtm_psd, weighted_moments
 
 
@@ -113,13 +115,20 @@ class GaussianAlignment(Alignment):
         nx=None,
     ):
         mean, cov = weighted_moments(X, sample_weight)
-        return cls.from_moments(mean, cov, target=target)
+        alignment = cls.from_moments(mean, cov, target=target)
+        alignment.support = draw_support(X, sample_weight, n_codes, rng)
+        return alignment
 
     @classmethod
     def data_stream(
         cls, n_features, *, n_codes, target, sample_size=None, n_projections=None
     ):
-        return MomentStream(cls, n_features, target=target)
+        return MomentStream(
+            cls,
+            n_features,
+            target=target,
+            support_size=support_size(n_codes, np.iinfo(np.int64).max),
+        )
 
     def targets(self, codebook):
         return gaussian_targets(codebook, self.mean, self.cov)
