@@ -93,10 +93,14 @@ def test_exact_alignment_never_increases_objective(target, backend):
         ).fit(backend.asarray(X))
         J = vq.history_["J"]
         increases = np.diff(J)
-        assert np.all(increases <= 1e-9 * np.abs(J[:-1]) + 1e-12), (
+        # An iteration that leaves a code without rows re-seeds it on a data
+        # row, trading W^2 for E (docs/algorithm.md): the bound holds for the
+        # others.
+        all_used = vq.history_["U"][:-1] == 1.0
+        assert np.all(increases[all_used] <= 1e-9 * np.abs(J[:-1][all_used]) + 1e-12), (
             f"J increased: {J} (K={n_clusters}, g={g}, sample={sample_size})"
         )
-        checked += len(J) > 1
+        checked += int(all_used.sum() > 0)
     assert checked >= 20
 
 
@@ -110,8 +114,11 @@ def test_objective_is_recorded_consistently(blobs, backend):
     assert all(isinstance(v, np.ndarray) for v in h.values())
     assert all(len(v) == vq.n_iter_ for v in h.values())
     g = h["alignment_weight"]
-    np.testing.assert_allclose(g, 0.1 * 0.95 ** np.arange(vq.n_iter_))
-    np.testing.assert_allclose(h["J"], (1 - g) * h["E"] + g * h["W"] ** 2)
+    np.testing.assert_allclose(g[:-1], 0.05 * 0.8 ** np.arange(vq.n_iter_ - 1))
+    # The last iteration, once the assignment has settled, is a Lloyd step.
+    assert g[-1] == 0.0 and np.isnan(h["W"][-1])
+    alignment_term = np.where(g > 0, g * h["W"] ** 2, 0.0)
+    np.testing.assert_allclose(h["J"], (1 - g) * h["E"] + alignment_term)
     assert np.all((h["U"] > 0) & (h["U"] <= 1)) and np.all(h["C"] >= 1)
     # The first entry measures the codebook entering the first iteration.
     assert h["E"][0] == pytest.approx(quantization_error(blobs, init), rel=1e-9)
@@ -326,7 +333,14 @@ def test_auto_target_is_quantization_optimal_for_sample_based_alignments(
     blobs, alignment, backend
 ):
     X = backend.asarray(blobs)
-    common = dict(alignment=alignment, max_iter=5, random_state=0, **backend.params)
+    common = dict(
+        alignment=alignment,
+        alignment_weight=0.5,
+        alignment_decay=1.0,
+        max_iter=5,
+        random_state=0,
+        **backend.params,
+    )
     auto = WassersteinVQ(8, **common).fit(X)
     explicit = WassersteinVQ(8, target="quantization-optimal", **common).fit(X)
     data = WassersteinVQ(8, target="data", **common).fit(X)

@@ -86,13 +86,14 @@ def assert_on(tensor, device):
 # magnitude ~100, rounding ~1e-5). Here the float32 codebooks came out
 # bit-identical to numpy's on the CPU and on an H100, but another GPU, library
 # version or problem size may round a GEMM differently and flip a near-tie
-# argmin; one flipped sample moves its two codes by ~|x - m| / n_k ~ 1e-2 (n_k ~
-# 94 samples per code). So float32 allows a few codes (<= 10%) to differ by up
-# to 0.05 while the rest must agree within 1e-3 -- a wrong update, target,
-# weight or cast moves every code by far more than that.
+# argmin; one flipped sample moves its two codes by ~|x - m| / n_k: ~1e-2 in a
+# full-batch fit (n_k ~ 94 samples per code), up to ~0.06 in a mini-batch fit,
+# whose running statistics hold ~50 rows per code. So float32 allows a few codes
+# (<= 10%) to differ by up to 0.1 while the rest must agree within 1e-3 -- a
+# wrong update, target, weight or cast moves every code by far more than that.
 # --------------------------------------------------------------------------- #
 F32_CODE_ATOL = 1e-3
-F32_FEW_CODES_ATOL = 0.05
+F32_FEW_CODES_ATOL = 0.1
 F32_MAX_FRACTION_OFF = 0.1
 
 
@@ -383,7 +384,11 @@ def test_random_state_drives_tensor_input_as_numpy_input(problem, init, device):
 @pytest.mark.parametrize("alignment", ALIGNMENTS)
 def test_partial_fit_agrees_with_numpy(problem, alignment, tensor_batches, device):
     X, _ = problem
-    params = dict(n_clusters=N_CLUSTERS, alignment=alignment, random_state=0)
+    # Random rows, not k-means++ on the first batch, so that the stream has
+    # error left to remove (the progress asserted at the end).
+    params = dict(
+        n_clusters=N_CLUSTERS, alignment=alignment, init="random", random_state=0
+    )
     reference = WassersteinVQ(backend="numpy", **params)
     streamed = WassersteinVQ(backend="torch", device=device, **params)
     for batch in np.array_split(X[:2000], 4):
@@ -405,7 +410,11 @@ def test_partial_fit_agrees_with_numpy(problem, alignment, tensor_batches, devic
 def test_partial_fit_stream_may_mix_tensors_and_arrays(problem, alignment):
     """backend="auto" follows each batch; the stream carries on across the switch."""
     X, _ = problem
-    params = dict(n_clusters=N_CLUSTERS, alignment=alignment, random_state=0)
+    # Random rows, not k-means++ on the first batch, so that the stream has
+    # error left to remove (the progress asserted at the end).
+    params = dict(
+        n_clusters=N_CLUSTERS, alignment=alignment, init="random", random_state=0
+    )
     reference = WassersteinVQ(backend="numpy", **params)
     mixed = WassersteinVQ(**params)
     for step, batch in enumerate(np.array_split(X[:2000], 4)):

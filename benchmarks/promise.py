@@ -1,0 +1,165 @@
+"""The README's promise on every data set: no dead code, k-means++'s error or better, stopped in time.
+
+On a grid of data sets, a default ``WassersteinVQ`` fit against ``KMeans(init="k-means++",
+n_init=1)``, both fitted and measured on the same training data, medians of 3 seeds:
+
+- standardized digits (``StandardScaler`` on ``load_digits``), K in {64, 256};
+- digits scaled to [0, 1], K in {16, 64, 256, 1024};
+- china.jpg and flower.jpg, 50,000 random pixels (RGB in [0, 1]), K in {16, 64, 256, 1024};
+- Gaussian ``N(0, I_8)``, N = 20,000, K in {1024, 2048, 4096} (N/K down to 4.9);
+- the paper's atomic setting (d = 8, N = 20,000, K = 1024, Gaussian and uniform data
+  shifted by m in {0, 2, 4, 8}; WassersteinVQ starts from the codebook at the origin
+  of ``benchmarks/paper_atomic.py``, KMeans from k-means++).
+
+Reported per point: U and E / KMeans's E of WassersteinVQ, both fits' iterations and
+their ratio, and fit seconds. Then the cost of each ``init`` at N = 200,000, d = 64,
+K = 4096 against a default fit from ``init="auto"``.
+
+Run: ``python benchmarks/promise.py`` (about 15 minutes on 2 cores) or ``--quick``
+(fewer points, one seed). ``--params JSON`` fits WassersteinVQ with other parameters
+(e.g. ``'{"alignment": "gaussian"}'``). Writes results/promise.csv and
+results/promise-init.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.datasets import load_digits
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import format_table, machine_description, write_csv  # noqa: E402
+from paper_atomic import draw_data, draw_init  # noqa: E402
+
+from skwvq import WassersteinVQ  # noqa: E402
+from skwvq.datasets import sample_image_pixels  # noqa: E402
+from skwvq.initialization import initial_codebook  # noqa: E402
+from skwvq.metrics import codebook_utilization, quantization_error  # noqa: E402
+
+HEADER = [
+    "data",
+    "K",
+    "U",
+    "E / KMeans E",
+    "iterations",
+    "KMeans iterations",
+    "iteration ratio",
+    "fit s",
+    "KMeans fit s",
+]
+
+
+def grid(quick: bool):
+    """(name, X, K, init) of every point."""
+    digits = load_digits().data
+    standardized = StandardScaler().fit_transform(digits)
+    for k in (64,) if quick else (64, 256):
+        yield "standardized digits", standardized, k, "auto"
+    for k in (64, 1024) if quick else (16, 64, 256, 1024):
+        yield "digits", digits / 16.0, k, "auto"
+    for name in ("china.jpg",) if quick else ("china.jpg", "flower.jpg"):
+        pixels = sample_image_pixels(name, n_samples=50_000, random_state=0)
+        for k in (64,) if quick else (16, 64, 256, 1024):
+            yield name, pixels, k, "auto"
+    gaussian = np.random.default_rng(0).normal(size=(20_000, 8))
+    for k in (4096,) if quick else (1024, 2048, 4096):
+        yield "Gaussian d=8", gaussian, k, "auto"
+    for family in ("gaussian", "uniform"):
+        for m in (8,) if quick else (0, 2, 4, 8):
+            X = draw_data(family, m, 20_000, seed=0)
+            yield f"atomic {family} m={m}", X, 1024, draw_init(family, 1024, seed=0)
+
+
+def fit_point(X, k, init, seeds, params):
+    """Medians over seeds of both fits' E, iterations and seconds, and WVQ's U."""
+    results = []
+    for seed in seeds:
+        start = time.perf_counter()
+        km = KMeans(k, n_init=1, random_state=seed).fit(X)
+        km_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        vq = WassersteinVQ(k, init=init, random_state=seed, **params).fit(X)
+        seconds = time.perf_counter() - start
+        results.append(
+            [
+                codebook_utilization(X, vq.cluster_centers_),
+                quantization_error(X, vq.cluster_centers_)
+                / quantization_error(X, km.cluster_centers_),
+                vq.n_iter_,
+                km.n_iter_,
+                vq.n_iter_ / km.n_iter_,
+                seconds,
+                km_seconds,
+            ]
+        )
+    return [float(v) for v in np.median(results, axis=0)]
+
+
+def init_cost_table(n_samples, n_features, k, repeats):
+    """Seconds of each init against a default fit from ``init="auto"``."""
+    rng = np.random.default_rng(0)
+    centres = 2 * rng.normal(size=(1024, n_features))
+    X = centres[rng.integers(0, 1024, n_samples)] + rng.normal(
+        size=(n_samples, n_features)
+    )
+    X = X.astype(np.float32)
+    weights = np.ones(n_samples)
+    start = time.perf_counter()
+    fit = WassersteinVQ(k, random_state=0).fit(X)
+    fit_seconds = time.perf_counter() - start
+    rows = []
+    for init in ("auto", "random", "k-means++"):
+        times = []
+        for seed in range(1 if init == "k-means++" else repeats):
+            start = time.perf_counter()
+            initial_codebook(X, k, init, weights, np.random.RandomState(seed))
+            times.append(time.perf_counter() - start)
+        seconds = float(np.median(times))
+        rows.append([init, seconds, seconds / fit_seconds, fit_seconds, fit.n_iter_])
+    header = ["init", "seconds", "fraction of the fit", "default fit s", "fit iterations"]
+    print(f"\ninit cost, N={n_samples}, d={n_features}, K={k}, float32")
+    print(format_table(header, rows), flush=True)
+    return header, rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--params", default="{}", help="WassersteinVQ parameters, JSON")
+    parser.add_argument("--skip-init", action="store_true")
+    args = parser.parse_args(argv)
+    params = json.loads(args.params)
+    seeds = (0,) if args.quick else (0, 1, 2)
+    print(machine_description())
+    print(f"WassersteinVQ parameters: {params or 'defaults'}; seeds {list(seeds)}")
+    # Compile and load every kernel once, so that timings leave it out.
+    warm = np.random.default_rng(0).normal(size=(512, 3))
+    WassersteinVQ(8, random_state=0).fit(warm)
+    KMeans(8, n_init=1, random_state=0).fit(warm)
+    rows = []
+    for name, X, k, init in grid(args.quick):
+        row = [name, k, *fit_point(X, k, init, seeds, params)]
+        rows.append(row)
+        print(format_table(HEADER, [row]).splitlines()[-1], flush=True)
+    print()
+    print(format_table(HEADER, rows))
+    suffix = "-quick" if args.quick else ""
+    if not args.params or args.params == "{}":
+        write_csv(f"promise{suffix}", HEADER, rows)
+    if not args.skip_init:
+        header, rows = init_cost_table(
+            20_000 if args.quick else 200_000, 64, 256 if args.quick else 4096, 3
+        )
+        write_csv(f"promise-init{suffix}", header, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
