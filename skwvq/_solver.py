@@ -197,7 +197,13 @@ def step(
     )
     support = getattr(alignment, "support", None)
     if support is not None:
-        unused = stranded_codes(updated, to_host(block_counts) <= 0, support)
+        unused = to_host(block_counts) <= 0
+        if running is not None and retain > 0:
+            # A mini-batch can miss the cell of a live code, which its running
+            # statistics still hold: such a code counts as unused only if it
+            # owns no support row. A block that is all the statistics (a full
+            # batch) leaving a code without rows is a fact.
+            unused = stranded_codes(updated, unused, support)
         if unused.any():
             rng = check_random_state(0 if rng is None else rng)
             updated = place_unused_codes(updated, unused, support, rng)
