@@ -11,7 +11,9 @@ method, at every m:
 - ``KMeans(init=array, n_init=1)`` and ``MiniBatchKMeans(init=array, n_init=1)``
   (both with ``max_iter`` equal to the others' iteration budget; note that both
   relocate empty or nearly empty clusters, which plain Lloyd iterations do not);
-- ``WassersteinVQ(alignment_weight=0)``: Lloyd iterations without reseeding;
+- Lloyd iterations without reseeding (numpy, on skwvq's assignment kernel; an
+  empty code stays where it is, which ``WassersteinVQ(alignment_weight=0)`` no
+  longer does: it re-seeds codes left without samples);
 - the two gradient-trained baselines of the paper, implemented here in numpy:
   *plain VQ*, whose codebook is moved only by the codebook loss
   ``||sg(x) - c_k(x)||^2`` with Adam on mini-batches (a code that never wins a
@@ -55,6 +57,7 @@ import _common
 from _common import format_table, machine_description
 
 from skwvq import WassersteinVQ
+from skwvq.backends import backend_of
 from skwvq.metrics import (
     codebook_perplexity,
     codebook_utilization,
@@ -252,6 +255,25 @@ def train_ema_vq(
 
 # --------------------------------------------------------------------------- #
 # Methods
+def lloyd_without_reseeding(X, init, iterations: int):
+    """Plain Lloyd iterations: every used code to its cell mean, an empty code left where it is.
+
+    Stops early once an iteration moves no code; returns the codebook and the
+    iterations run.
+    """
+    nx = backend_of(X)
+    codebook = np.array(init, dtype=np.float64)
+    for iteration in range(1, iterations + 1):
+        result = nx.assign(X, codebook, sample_weight=np.ones(X.shape[0]))
+        used = result.counts > 0
+        updated = codebook.copy()
+        updated[used] = result.sums[used] / result.counts[used, None]
+        if np.array_equal(updated, codebook):
+            return codebook, iteration
+        codebook = updated
+    return codebook, iterations
+
+
 # --------------------------------------------------------------------------- #
 def methods(
     n_clusters: int, batch_size: int, learning_rate: float
@@ -287,6 +309,9 @@ def methods(
         )
         return codebook, ITERATIONS
 
+    def lloyd(X, init, seed):
+        return lloyd_without_reseeding(X, init, ITERATIONS)
+
     def ema(X, init, seed):
         codebook = train_ema_vq(
             X, init, epochs=ITERATIONS, batch_size=batch_size, seed=seed
@@ -299,7 +324,7 @@ def methods(
         "WVQ exact": wvq(alignment="exact", max_iter=ITERATIONS),
         "KMeans (same init)": sklearn(KMeans),
         "MiniBatchKMeans (same init)": sklearn(MiniBatchKMeans),
-        "Lloyd (no reseeding)": wvq(alignment_weight=0.0, max_iter=ITERATIONS),
+        "Lloyd (no reseeding)": lloyd,
         "plain VQ (Adam)": plain,
         "EMA VQ (decay 0.9)": ema,
     }

@@ -2,7 +2,7 @@
 
 Gaussian data ``N(0, I_d)``; three one-parameter sweeps around d = 8, K = 256,
 N = 20,000: K in 2^6 ... 2^14 (K > N/4 skipped), d in 2 ... 128, N in 2,500 ...
-80,000 (K = 256). Methods: ``WassersteinVQ`` with its defaults (random init),
+80,000 (K = 256). Methods: ``WassersteinVQ`` with its defaults (``init="auto"``),
 ``WassersteinVQ(target="data")`` (the paper's target, matching the data density
 itself) and ``KMeans`` (k-means++, ``n_init=1``). The figure plots the ratio
 E(WassersteinVQ) / E(KMeans) against d (and against K and N): the paper's theory

@@ -6,14 +6,17 @@ measured on all the image's pixels and PSNR on the quantized 8-bit image against
 the original (peak 255). Digits (``load_digits``, 1,797 x 64, scaled to [0, 1]):
 fitted and measured on all samples, PSNR on the 0..16 scale (peak 16).
 
-Methods: ``WassersteinVQ`` with its defaults (``init="random"``),
+Methods: ``WassersteinVQ`` with its defaults (``init="auto"``),
 ``WassersteinVQ(target="data")`` (the paper's target: match the data density
 itself) and ``KMeans`` (k-means++, ``n_init=1``), at K in {16, 64, 256} for the
 images and {16, 64, 256, 1024} for the digits (at K = 1024, 1.75 samples per code;
 U = 1 is still attainable, the 1,797 rows being distinct). The quantized images (original |
 KMeans++ | WassersteinVQ) are saved side by side at K = 64.
 
-Run: ``python benchmarks/real_data.py`` (estimated 3 minutes on 2 cores) or
+Every figure is the median over 3 seeds (``--seeds``) of the methods' own random
+draws; the pictures show the first seed.
+
+Run: ``python benchmarks/real_data.py`` (about 5 minutes on 2 cores) or
 ``--quick`` (china.jpg only, K = 16, subsample 5,000; digits K = 16). Writes
 results/real_data.csv, docs/figures/real_data.png and
 docs/figures/real_data_{china,flower}.png (``-quick`` suffix in quick mode;
@@ -68,7 +71,7 @@ def make_model(method: str, n_clusters: int, seed: int):
     if method == "KMeans++":
         return KMeans(n_clusters, n_init=1, random_state=seed)
     target = "data" if "data" in method else "auto"
-    return WassersteinVQ(n_clusters, init="random", target=target, random_state=seed)
+    return WassersteinVQ(n_clusters, target=target, random_state=seed)
 
 
 def warm_up() -> None:
@@ -140,38 +143,32 @@ def digits_case() -> tuple[str, np.ndarray, np.ndarray, np.ndarray, float, float
 
 
 def run_case(
-    case: tuple, cluster_sizes: Sequence[int], seed: int, image_k: int
+    case: tuple, cluster_sizes: Sequence[int], seeds: Sequence[int], image_k: int
 ) -> tuple[list[list], dict[str, np.ndarray]]:
-    """CSV rows for one data set, and the quantized images at ``image_k`` (images only)."""
+    """CSV rows for one data set (medians over ``seeds``), and the quantized images at ``image_k`` of the first seed (images only)."""
     name, X_fit, X_eval, original, peak, scale = case
     rows, quantized_images = [], {}
     for n_clusters in cluster_sizes:
-        block = []
+        per_seed = {method: [] for method in METHODS}
+        for seed in seeds:
+            for method in METHODS:
+                model = make_model(method, n_clusters, seed)
+                start = time.perf_counter()
+                model.fit(X_fit)
+                elapsed = time.perf_counter() - start
+                metrics, quantized = evaluate(model, X_eval, original, peak, scale)
+                per_seed[method].append([*metrics, elapsed, model.n_iter_])
+                if name.endswith(".jpg") and n_clusters == image_k and seed == seeds[0]:
+                    quantized_images[method] = quantized
+        reference = np.array(per_seed["KMeans++"])[:, 0]
         for method in METHODS:
-            model = make_model(method, n_clusters, seed)
-            start = time.perf_counter()
-            model.fit(X_fit)
-            elapsed = time.perf_counter() - start
-            metrics, quantized = evaluate(model, X_eval, original, peak, scale)
-            block.append(
-                [
-                    name,
-                    n_clusters,
-                    method,
-                    *metrics,
-                    np.nan,
-                    elapsed,
-                    int(model.n_iter_),
-                    len(X_fit),
-                    len(X_eval),
-                ]
+            values = np.array(per_seed[method])
+            E, U, C, psnr, elapsed, n_iter = np.median(values, axis=0)
+            ratio = float(np.median(values[:, 0] / reference))
+            rows.append(
+                [name, n_clusters, method, E, U, C, psnr, ratio, elapsed, n_iter]
+                + [len(X_fit), len(X_eval)]
             )
-            if name.endswith(".jpg") and n_clusters == image_k:
-                quantized_images[method] = quantized
-        reference = block[METHODS.index("KMeans++")][3]
-        for row in block:
-            row[7] = row[3] / reference
-        rows += block
         print(f"  {name} K={n_clusters} done", flush=True)
     return rows, quantized_images
 
@@ -257,7 +254,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--n-fit", type=int, default=None, help="pixels to fit on (default 50000)"
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="first seed")
+    parser.add_argument(
+        "--seeds", type=int, default=3, help="seeds per fit (medians are reported)"
+    )
     _common.add_output_options(parser)
     return parser.parse_args(argv)
 
@@ -289,17 +289,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         n_fit = 50000
     n_fit = args.n_fit or n_fit
     image_k = IMAGE_K if IMAGE_K in image_sizes else image_sizes[-1]
+    seeds = list(range(args.seed, args.seed + (1 if quick else args.seeds)))
     print(machine_description())
     print(
         f"images: fit on {n_fit} random pixels, measured on the whole image; "
-        f"digits: fit and measured on all 1797 samples; seed {args.seed}"
+        f"digits: fit and measured on all 1797 samples; medians of {len(seeds)} "
+        f"seeds from {args.seed}"
     )
     warm_up()
     rows, pictures = [], {}
     for case in image_cases(images, n_fit, args.seed):
-        case_rows, pictures[case[0]] = run_case(case, image_sizes, args.seed, image_k)
+        case_rows, pictures[case[0]] = run_case(case, image_sizes, seeds, image_k)
         rows += case_rows
-    rows += run_case(digits_case(), digit_sizes, args.seed, image_k)[0]
+    rows += run_case(digits_case(), digit_sizes, seeds, image_k)[0]
     header = [
         "K",
         "method",
