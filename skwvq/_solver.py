@@ -145,10 +145,12 @@ def step(
     layer's EMA codebook). The codebook then moves to the minimiser of
     ``J = (1 - g) E + g W^2`` for these statistics and the alignment's targets
     (``skwvq.update.update_codebook``). Codes that the block left without rows
-    and that own no row of the alignment's data support where they now stand
-    (``skwvq.update.stranded_codes``) are then re-seeded where the other codes
+    are then re-seeded on the alignment's data support where the other codes
     serve the data worst (``skwvq.update.place_unused_codes``), so that no code
-    stays dead.
+    stays dead. With running statistics (``retain > 0``) a batch may simply
+    have missed a live code's cell, so there only the codes that own no
+    support row where they now stand are re-seeded
+    (``skwvq.update.stranded_codes``).
 
     Parameters
     ----------

@@ -150,3 +150,52 @@ def test_partial_fit_statistics_forget_at_the_stated_rate(blobs_stream, horizon)
 def test_default_horizon_is_fifty_rows_per_code():
     assert WassersteinVQ(8)._horizon() == 400.0
     assert WassersteinVQ(8, stats_horizon=123)._horizon() == 123.0
+
+
+class _Support:
+    """An alignment stand-in that only carries a data support (``g = 0`` never asks for targets)."""
+
+    def __init__(self, rows):
+        self.support = (rows, np.full(len(rows), 1 / len(rows)))
+
+
+def test_full_batch_step_reseeds_a_code_without_rows_on_the_row_served_worst():
+    rows = np.array([[0.0], [0.1], [10.0]])
+    codebook = np.array([[0.0], [50.0]])  # code 1 serves no row
+    stats = CodeStatistics(np.array([3.0, 0.0]), np.array([[10.1], [0.0]]), 0.0, 3.0, 3)
+    updated, _, _ = step(codebook, stats, _Support(rows), 0.0, rng=0)
+    assert updated[0, 0] == pytest.approx(10.1 / 3)  # Lloyd for the used code
+    # On the row farthest from code 0 (now at 3.37): 10.0 has two thirds of the
+    # D^2 mass and the lowest potential of the two candidates drawn.
+    assert updated[1, 0] == 10.0
+
+
+def test_streaming_step_keeps_a_code_whose_batch_missed_it_but_that_owns_data():
+    rows = np.array([[0.0], [1.0], [10.0], [11.0]])
+    codebook = np.array([[0.5], [10.5]])
+    past = CodeStatistics(np.array([2.0, 2.0]), np.array([[1.0], [21.0]]), 0.0, 4.0, 4)
+    # This batch held only rows near code 0; code 1's cell still has data.
+    block = CodeStatistics(np.array([2.0, 0.0]), np.array([[1.0], [0.0]]), 0.0, 2.0, 2)
+    updated, _, _ = step(
+        codebook, block, _Support(rows), 0.0, running=past, retain=0.5, rng=0
+    )
+    assert updated[1, 0] == pytest.approx(10.5)
+    # Moved into empty space (no support row near it), it is re-seeded.
+    far = np.array([[0.5], [40.0]])
+    past_far = CodeStatistics(
+        np.array([2.0, 2.0]), np.array([[1.0], [80.0]]), 0, 4.0, 4
+    )
+    updated, _, _ = step(far, block, _Support(rows), 0.0, running=past_far, retain=0.5)
+    assert updated[1, 0] in (10.0, 11.0)
+
+
+def test_settled_assignment_ends_a_decaying_fit_with_a_lloyd_step():
+    rule = StoppingRule(shift_tol=1e-6, settle=True)
+    first = CodeStatistics(np.array([2.0, 1.0]), np.array([[2.0], [5.0]]), 0.0, 3, 3)
+    moved = CodeStatistics(np.array([2.0, 1.0]), np.array([[2.2], [5.0]]), 0.0, 3, 3)
+    emptied = CodeStatistics(np.array([3.0, 0.0]), np.array([[7.2], [0.0]]), 0.0, 3, 3)
+    assert not rule.settled(first)  # nothing to compare with yet
+    assert not rule.settled(moved)  # code 0's mean moved by 0.1
+    assert rule.settled(moved)  # same means twice
+    assert not rule.settled(emptied)  # a code lost all its rows
+    assert not StoppingRule(shift_tol=1.0).settled(moved)  # off without settle
