@@ -14,9 +14,10 @@ n_init=1)``, both fitted and measured on the same training data, medians of 3 se
 Reported per point: U and E / KMeans's E of WassersteinVQ (and, on the atomic
 setting, of ``KMeans`` from WassersteinVQ's own start, which shows what that start
 costs), both fits' iterations and their ratio, and fit seconds. Then the cost of each ``init`` at N = 200,000, d = 64,
-K = 4096 against a default fit from ``init="auto"``.
+K = 4096 against a default fit from ``init="auto"`` (``fit.init_cost_table``;
+``--skip-grid`` runs only that, ``--skip-init`` only the grid).
 
-Run: ``python benchmarks/promise.py`` (about 15 minutes on 2 cores) or ``--quick``
+Run: ``python benchmarks/promise.py`` (about 6 minutes on 2 cores) or ``--quick``
 (fewer points, one seed). ``--params JSON`` fits WassersteinVQ with other parameters
 (e.g. ``'{"alignment": "gaussian"}'``). Writes results/promise.csv and
 results/promise-init.csv.
@@ -38,11 +39,11 @@ from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import format_table, machine_description, write_csv  # noqa: E402
+from fit import init_cost_table  # noqa: E402
 from paper_atomic import draw_data, draw_init  # noqa: E402
 
 from skwvq import WassersteinVQ  # noqa: E402
 from skwvq.datasets import sample_image_pixels  # noqa: E402
-from skwvq.initialization import initial_codebook  # noqa: E402
 from skwvq.metrics import codebook_utilization, quantization_error  # noqa: E402
 
 HEADER = [
@@ -111,44 +112,12 @@ def fit_point(X, k, init, seeds, params):
     return [float(v) for v in np.median(results, axis=0)]
 
 
-def init_cost_table(n_samples, n_features, k, repeats):
-    """Seconds of each init against a default fit from ``init="auto"``."""
-    rng = np.random.default_rng(0)
-    centres = 2 * rng.normal(size=(1024, n_features))
-    X = centres[rng.integers(0, 1024, n_samples)] + rng.normal(
-        size=(n_samples, n_features)
-    )
-    X = X.astype(np.float32)
-    weights = np.ones(n_samples)
-    start = time.perf_counter()
-    fit = WassersteinVQ(k, random_state=0).fit(X)
-    fit_seconds = time.perf_counter() - start
-    rows = []
-    for init in ("auto", "random", "k-means++"):
-        times = []
-        for seed in range(1 if init == "k-means++" else repeats):
-            start = time.perf_counter()
-            initial_codebook(X, k, init, weights, np.random.RandomState(seed))
-            times.append(time.perf_counter() - start)
-        seconds = float(np.median(times))
-        rows.append([init, seconds, seconds / fit_seconds, fit_seconds, fit.n_iter_])
-    header = [
-        "init",
-        "seconds",
-        "fraction of the fit",
-        "default fit s",
-        "fit iterations",
-    ]
-    print(f"\ninit cost, N={n_samples}, d={n_features}, K={k}, float32")
-    print(format_table(header, rows), flush=True)
-    return header, rows
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--params", default="{}", help="WassersteinVQ parameters, JSON")
     parser.add_argument("--skip-init", action="store_true")
+    parser.add_argument("--skip-grid", action="store_true")
     args = parser.parse_args(argv)
     params = json.loads(args.params)
     seeds = (0,) if args.quick else (0, 1, 2)
@@ -159,18 +128,18 @@ def main(argv=None) -> int:
     WassersteinVQ(8, random_state=0).fit(warm)
     KMeans(8, n_init=1, random_state=0).fit(warm)
     rows = []
-    for name, X, k, init in grid(args.quick):
+    for name, X, k, init in [] if args.skip_grid else grid(args.quick):
         row = [name, k, *fit_point(X, k, init, seeds, params)]
         rows.append(row)
         print(format_table(HEADER, [row]).splitlines()[-1], flush=True)
     print()
     print(format_table(HEADER, rows))
     suffix = "-quick" if args.quick else ""
-    if not args.params or args.params == "{}":
+    if (not args.params or args.params == "{}") and not args.skip_grid:
         write_csv(f"promise{suffix}", HEADER, rows)
     if not args.skip_init:
         header, rows = init_cost_table(
-            20_000 if args.quick else 200_000, 64, 256 if args.quick else 4096, 3
+            20_000 if args.quick else 200_000, 64, (256,) if args.quick else (4096,), 3
         )
         write_csv(f"promise-init{suffix}", header, rows)
     return 0

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 mode=("$@")
-for script in defaults assign fit scaling streaming \
+for script in defaults promise assign fit scaling streaming \
     paper_prototypical paper_atomic paper_sweeps real_data; do
   echo "=== ${script} $(date -u +%H:%M:%S)"
   python "${script}.py" "${mode[@]}"
