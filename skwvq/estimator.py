@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -10,6 +11,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
@@ -30,7 +32,7 @@ from .backends import (
     resolve_backend,
     to_host,
 )
-from .initialization import INITS, initial_codebook
+from .initialization import INITS, check_codebook, initial_codebook
 
 ENCODINGS = ("quantized", "distance", "onehot", "ordinal")
 
@@ -116,8 +118,9 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         ``sample_weight``); from it Lloyd's iterations can settle in a worse
         basin where samples per code are few (the digits at K = 256: E 6%
         above k-means++'s). ``"gaussian"``: draws from the data's
-        Gaussian fit. An array is used as given, e.g. to reproduce a mismatched
-        start.
+        Gaussian fit. A callable ``init(X, n_clusters, random_state)`` returns
+        the codebook (``KMeans``'s signature; X is a numpy array). An array is
+        used as given, e.g. to reproduce a mismatched start.
     max_iter : int, default=100
         Maximum number of iterations.
     tol : float, default=1e-4
@@ -245,7 +248,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         "target": [StrOptions({"auto", *TARGETS})],
         "alignment_weight": [Interval(Real, 0, 1, closed="both")],
         "alignment_decay": [Interval(Real, 0, 1, closed="right")],
-        "init": [StrOptions(set(INITS)), "array-like"],
+        "init": [StrOptions(set(INITS)), callable, "array-like"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "ot_sample_size": [Interval(Integral, 1, None, closed="left"), None],
@@ -312,8 +315,26 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
     @property
     def cluster_centers_(self) -> np.ndarray:
-        """The learned codes; the same array as ``codebook_``."""
+        """The learned codes; the same array as ``codebook_``.
+
+        Assigning it sets ``codebook_`` (a hand-edited codebook, a warm start),
+        checked against ``n_clusters`` and ``n_features_in_`` and kept in the
+        fitted dtype.
+        """
         return self.codebook_
+
+    @cluster_centers_.setter
+    def cluster_centers_(self, codebook) -> None:
+        check_is_fitted(self)
+        self.codebook_ = check_codebook(
+            codebook,
+            self.n_clusters,
+            self.n_features_in_,
+            self.codebook_.dtype,
+            "cluster_centers_",
+        )
+        # A stream goes on from the new codes, not from the ones it carried.
+        vars(self).pop("_stream", None)
 
     @property
     def codebook_tensor_(self):
@@ -365,13 +386,10 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
                 f"n_clusters={self.n_clusters} codes need at least as many."
             )
         init = self.init
-        if not isinstance(init, str):
-            init = check_array(to_host(init), dtype=dtype, input_name="init")
-            if init.shape != (self.n_clusters, n_features):
-                raise ValueError(
-                    f"init array has shape {init.shape}; expected "
-                    f"(n_clusters, n_features) = ({self.n_clusters}, {n_features})."
-                )
+        if not isinstance(init, str) and not callable(init):
+            init = check_codebook(
+                init, self.n_clusters, n_features, dtype, "init array"
+            )
         return sample_weight, init, self._sample_size(n_samples)
 
     def _sample_size(self, n_samples: int) -> int | None:
@@ -463,6 +481,16 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
         vars(self).pop("_stream", None)
         self._set_fitted(nx, state, final.labels, inertia)
+        n_used = np.unique(self.labels_).size
+        if n_used < self.n_clusters:
+            # Re-seeding leaves a code unused only when no distinct row is left.
+            warnings.warn(
+                f"Number of distinct clusters ({n_used}) found smaller than "
+                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
+                "in X.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         return self
 
     def _set_fitted(self, nx, state: SolverState, labels, inertia: float) -> None:

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 from numba import njit, prange
+from sklearn.utils import check_array
 
 from ._tensors import numpy_dtype
 from .alignment import sqrtm_psd, weighted_moments
@@ -171,14 +172,15 @@ def initial_codebook(X, n_codes, init, sample_weight, rng) -> np.ndarray:
         Tensors stay on their device; only the drawn rows come to the host
         (k-means++ runs on the CPU, on the rows it considers).
     n_codes : int
-    init : {"auto", "random", "k-means++", "gaussian"} or ndarray of shape (n_codes, n_features)
+    init : {"auto", "random", "k-means++", "gaussian"}, callable or ndarray of shape (n_codes, n_features)
         ``"auto"``: greedy k-means++ on a uniform subsample of the rows
         (``seeding_sample_size``; all rows where that is cheap), the weights kept.
         ``"random"``: distinct rows of ``X``, drawn with probability proportional
         to ``sample_weight`` (as ``KMeans``). ``"k-means++"``: greedy k-means++
         on all rows (``kmeans_plusplus_rows``). ``"gaussian"``: draws from the
-        Gaussian fit of ``X``. An array is used as given (already validated by
-        the estimator).
+        Gaussian fit of ``X``. A callable is called as ``init(X, n_codes, rng)``
+        (``KMeans``'s signature, X on the host) and its result checked. An
+        array is used as given (already validated by the estimator).
     sample_weight : ndarray of shape (n_samples,)
     rng : numpy.random.RandomState
 
@@ -223,4 +225,24 @@ def initial_codebook(X, n_codes, init, sample_weight, rng) -> np.ndarray:
         mean, cov = (to_host(m) for m in weighted_moments(X, sample_weight))
         draws = rng.standard_normal((n_codes, X.shape[1])) @ sqrtm_psd(cov)
         return (mean + draws).astype(dtype)
+    if callable(init):
+        init = init(to_host(X), n_codes, rng)
+        return check_codebook(init, n_codes, X.shape[1], dtype, "the callable init")
     return np.array(init, dtype=dtype, copy=True)
+
+
+def check_codebook(codebook, n_codes: int, n_features: int, dtype, name="init"):
+    """A user's codebook as a fresh finite array of shape ``(n_codes, n_features)`` in ``dtype``.
+
+    Examples
+    --------
+    >>> check_codebook([[0.0, 1.0]], 1, 2, np.float32)
+    array([[0., 1.]], dtype=float32)
+    """
+    codebook = check_array(to_host(codebook), dtype=dtype, input_name="init", copy=True)
+    if codebook.shape != (n_codes, n_features):
+        raise ValueError(
+            f"{name} has shape {codebook.shape}; expected "
+            f"(n_clusters, n_features) = ({n_codes}, {n_features})."
+        )
+    return codebook
