@@ -35,6 +35,8 @@ from .backends import (
 from .initialization import INITS, check_codebook, initial_codebook
 
 ENCODINGS = ("quantized", "distance", "onehot", "ordinal")
+# What n_clusters="auto" means when the data allow it: one byte per code.
+AUTO_N_CLUSTERS = 256
 
 
 @dataclass
@@ -81,8 +83,13 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_clusters : int, default=256
-        Codebook size K (named as in ``KMeans``, so one parameter grid serves both).
+    n_clusters : int or "auto", default="auto"
+        Codebook size K (named as in ``KMeans``, so one parameter grid serves
+        both). ``"auto"``: 256 codes (one byte per code), or one code per sample
+        when the data that the codebook is first drawn from (``fit``'s X, the
+        first ``partial_fit`` batch) have fewer rows, with a warning saying so;
+        ``n_clusters_`` holds the number used. An integer larger than the
+        number of samples is an error, as in ``KMeans``.
     alignment : {"sliced", "gaussian", "exact"}, default="sliced"
         How transport targets are computed. ``"sliced"``: 1-D optimal transport
         along random directions; any distribution shape, any K. ``"gaussian"``:
@@ -123,6 +130,16 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         used as given, e.g. to reproduce a mismatched start.
     max_iter : int, default=100
         Maximum number of iterations.
+    warm_start : bool, default=False
+        When True and the estimator is fitted, ``fit`` starts from the current
+        ``codebook_`` instead of ``init`` and continues the schedule of ``g``
+        where the earlier fits left it (``g_t = alignment_weight *
+        alignment_decay**(t + T)`` with ``T`` their iterations): the refit
+        continues the earlier fit (a fit that had settled on a Lloyd fixed
+        point stays there) and refines the codes on new data without pulling
+        them back toward alignment. An ``init`` array, by contrast, starts the
+        schedule afresh at ``alignment_weight``: the codes are aligned to the
+        data again, as in a new fit.
     tol : float, default=1e-4
         Stop when the squared codebook shift of an iteration falls below
         ``tol`` times the mean per-feature variance of the data (as ``KMeans``).
@@ -200,6 +217,8 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         back as a tensor on the fit's device.
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
         The same array as ``codebook_``, so code written for ``KMeans`` works.
+    n_clusters_ : int
+        Number of codes: ``n_clusters``, with ``"auto"`` resolved.
     labels_ : ndarray of shape (n_samples,)
         Code index of each training sample.
     inertia_ : float
@@ -243,13 +262,17 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "n_clusters": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "alignment": [StrOptions(set(ALIGNMENTS))],
         "target": [StrOptions({"auto", *TARGETS})],
         "alignment_weight": [Interval(Real, 0, 1, closed="both")],
         "alignment_decay": [Interval(Real, 0, 1, closed="right")],
         "init": [StrOptions(set(INITS)), callable, "array-like"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
         "ot_sample_size": [Interval(Integral, 1, None, closed="left"), None],
         "n_projections": [Interval(Integral, 1, None, closed="left"), None],
@@ -267,7 +290,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_clusters=256,
+        n_clusters="auto",
         *,
         alignment="sliced",
         target="auto",
@@ -275,6 +298,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         alignment_decay=0.8,
         init="auto",
         max_iter=100,
+        warm_start=False,
         tol=1e-4,
         ot_sample_size=None,
         n_projections=None,
@@ -294,6 +318,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         self.alignment_decay = alignment_decay
         self.init = init
         self.max_iter = max_iter
+        self.warm_start = warm_start
         self.tol = tol
         self.ot_sample_size = ot_sample_size
         self.n_projections = n_projections
@@ -328,7 +353,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         self.codebook_ = check_codebook(
             codebook,
-            self.n_clusters,
+            self.n_clusters_,
             self.n_features_in_,
             self.codebook_.dtype,
             "cluster_centers_",
@@ -365,12 +390,27 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         method = ALIGNMENTS[self.alignment]
         return method, resolve_target(method, self.target)
 
-    def _check_fit_inputs(self, X, sample_weight):
+    def _n_codes(self, n_samples: int) -> int:
+        """``n_clusters`` with ``"auto"`` resolved for data of ``n_samples`` rows."""
+        if self.n_clusters != "auto":
+            return self.n_clusters
+        if n_samples < AUTO_N_CLUSTERS:
+            warnings.warn(
+                f"n_clusters='auto' uses {AUTO_N_CLUSTERS} codes, but X has only "
+                f"{n_samples} samples: one code per sample, {n_samples} codes, are "
+                "used. Set n_clusters to choose the codebook size.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return n_samples
+        return AUTO_N_CLUSTERS
+
+    def _check_fit_inputs(self, X, sample_weight, n_codes: int):
         """Validate everything that depends on the data before anything is computed."""
         n_samples, n_features = X.shape
-        if n_samples < self.n_clusters:
+        if n_samples < n_codes:
             raise ValueError(
-                f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}."
+                f"n_samples={n_samples} should be >= n_clusters={n_codes}."
             )
         dtype = numpy_dtype(X)
         sample_weight = _check_sample_weight(
@@ -380,36 +420,52 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             ensure_non_negative=True,
         )
         n_weighted = int(np.count_nonzero(sample_weight))
-        if n_weighted < self.n_clusters:
+        if n_weighted < n_codes:
             raise ValueError(
                 f"Only {n_weighted} samples have a positive sample_weight; "
-                f"n_clusters={self.n_clusters} codes need at least as many."
+                f"n_clusters={n_codes} codes need at least as many."
             )
         init = self.init
-        if not isinstance(init, str) and not callable(init):
-            init = check_codebook(
-                init, self.n_clusters, n_features, dtype, "init array"
-            )
-        return sample_weight, init, self._sample_size(n_samples)
+        if self._warm_started(n_features):
+            init = self.codebook_
+        elif not isinstance(init, str) and not callable(init):
+            init = check_codebook(init, n_codes, n_features, dtype, "init array")
+        return sample_weight, init, self._sample_size(n_samples, n_codes)
 
-    def _sample_size(self, n_samples: int) -> int | None:
+    def _warm_started(self, n_features: int) -> bool:
+        """Whether ``fit`` goes on from the fitted codebook (``warm_start``), checked against X."""
+        if not (self.warm_start and hasattr(self, "codebook_")):
+            return False
+        expected = (self.n_clusters_, n_features)
+        if self.n_clusters not in ("auto", self.n_clusters_) or (
+            self.codebook_.shape != expected
+        ):
+            raise ValueError(
+                f"warm_start=True continues from the fitted codebook of shape "
+                f"{self.codebook_.shape}, but n_clusters={self.n_clusters!r} and X "
+                f"with {n_features} features ask for {expected[0]} x {n_features}. "
+                "Set warm_start=False to start afresh."
+            )
+        return True
+
+    def _sample_size(self, n_samples: int, n_codes: int) -> int | None:
         """Points of the OT sample (None for a method without one), checked for its size."""
         method, _ = self._method()
-        size = method.default_sample_size(self.n_clusters, n_samples)
+        size = method.default_sample_size(n_codes, n_samples)
         if size is not None and self.ot_sample_size is not None:
             size = min(self.ot_sample_size, n_samples)
-        method.check_size(size, self.n_clusters)
+        method.check_size(size, n_codes)
         return size
 
     def _schedule(self, epoch: int) -> float:
         """The alignment weight ``g`` of an epoch."""
         return self.alignment_weight * self.alignment_decay**epoch
 
-    def _horizon(self) -> float:
+    def _horizon(self, n_codes: int) -> float:
         """Rows that the running statistics of mini-batch fits and streams remember."""
         if self.stats_horizon is not None:
             return float(self.stats_horizon)
-        return float(HORIZON_ROWS_PER_CODE * self.n_clusters)
+        return float(HORIZON_ROWS_PER_CODE * n_codes)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -437,16 +493,22 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         """
         with _unchanged_on_error(self):
             nx, X = self._validate_X(X, reset=True)
-            sample_weight, init, sample_size = self._check_fit_inputs(X, sample_weight)
+            warm = self._warm_started(X.shape[1])
+            n_codes = self.n_clusters_ if warm else self._n_codes(X.shape[0])
+            sample_weight, init, sample_size = self._check_fit_inputs(
+                X, sample_weight, n_codes
+            )
             rng = check_random_state(self.random_state)
-            codebook = initial_codebook(X, self.n_clusters, init, sample_weight, rng)
+            codebook = initial_codebook(X, n_codes, init, sample_weight, rng)
+            # A warm start goes on along the schedule where the earlier fits left it.
+            start = vars(self).get("_schedule_epochs", 0) if warm else 0
             X = nx.place(X)
             weights = nx.asarray(sample_weight)
             method, target = self._method()
             alignment = method.from_data(
                 X,
                 weights,
-                n_codes=self.n_clusters,
+                n_codes=n_codes,
                 target=target,
                 sample_size=sample_size,
                 n_projections=self.n_projections,
@@ -463,13 +525,13 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
                 stopping.settle = self.alignment_decay < 1
             else:
                 source = MiniBatches(nx, X, weights, self.batch_size)
-                horizon = self._horizon()
+                horizon = self._horizon(n_codes)
                 stopping.max_no_improvement = self.max_no_improvement
             state = run(
                 SolverState(nx.asarray(codebook)),
                 source,
                 alignment,
-                schedule=self._schedule,
+                schedule=lambda epoch: self._schedule(start + epoch),
                 max_epochs=self.max_iter,
                 horizon=horizon,
                 stopping=stopping,
@@ -481,12 +543,13 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
         vars(self).pop("_stream", None)
         self._set_fitted(nx, state, final.labels, inertia)
+        self._schedule_epochs = start + state.n_epochs
         n_used = np.unique(self.labels_).size
-        if n_used < self.n_clusters:
+        if n_used < n_codes:
             # Re-seeding leaves a code unused only when no distinct row is left.
             warnings.warn(
                 f"Number of distinct clusters ({n_used}) found smaller than "
-                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
+                f"n_clusters ({n_codes}). Possibly due to duplicate points "
                 "in X.",
                 ConvergenceWarning,
                 stacklevel=2,
@@ -497,6 +560,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         self.backend_ = nx.__name__
         self.device_ = str(nx.device)
         self.codebook_ = to_host(state.codebook)
+        self.n_clusters_ = self.codebook_.shape[0]
         self.labels_ = to_host(labels)
         self.inertia_ = inertia
         self.n_iter_ = state.n_epochs
@@ -539,8 +603,12 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
                     dtype=self.codebook_.dtype,
                     ensure_non_negative=True,
                 )
+                n_codes = self.n_clusters_
             else:
-                sample_weight, init, _ = self._check_fit_inputs(X, sample_weight)
+                n_codes = self._n_codes(X.shape[0])
+                sample_weight, init, _ = self._check_fit_inputs(
+                    X, sample_weight, n_codes
+                )
             # A copy, so that a step that fails leaves the stream as it was.
             stream = vars(self).get("_stream")
             if stream is not None:
@@ -550,7 +618,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
                 codebook = (
                     self.codebook_
                     if fitted
-                    else initial_codebook(X, self.n_clusters, init, sample_weight, rng)
+                    else initial_codebook(X, n_codes, init, sample_weight, rng)
                 )
                 stream = self._new_stream(rng, codebook, X.shape[1])
             alignment = stream.data.add(X, sample_weight, stream.rng, nx)
@@ -563,7 +631,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
                 alignment,
                 schedule=self._schedule,
                 max_epochs=1,
-                horizon=self._horizon(),
+                horizon=self._horizon(n_codes),
                 rng=stream.rng,
                 verbose=self.verbose,
             )
@@ -574,10 +642,11 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
     def _new_stream(self, rng, codebook, n_features: int) -> _Stream:
         method, target = self._method()
-        sample_size = self._sample_size(np.iinfo(np.int64).max)
+        n_codes = codebook.shape[0]
+        sample_size = self._sample_size(np.iinfo(np.int64).max, n_codes)
         data = method.data_stream(
             n_features,
-            n_codes=self.n_clusters,
+            n_codes=n_codes,
             target=target,
             sample_size=sample_size,
             n_projections=self.n_projections,
@@ -654,7 +723,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
                 to_host(labels),
                 np.arange(n_samples + 1),
             ),
-            shape=(n_samples, self.n_clusters),
+            shape=(n_samples, self.n_clusters_),
         )
         return like_input(onehot, X)
 
@@ -683,14 +752,14 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             if codes.shape[1] != 1 or not np.all(np.mod(codes, 1) == 0):
                 raise ValueError("ordinal codes must be one column of integers.")
             codes = codes[:, 0].astype(np.int64)
-            if codes.min() < 0 or codes.max() >= self.n_clusters:
-                raise ValueError(f"codes must lie in [0, {self.n_clusters}).")
+            if codes.min() < 0 or codes.max() >= self.n_clusters_:
+                raise ValueError(f"codes must lie in [0, {self.n_clusters_}).")
             return self.codebook_[codes]
         encoded = check_array(X, accept_sparse="csr", dtype=None, input_name="X")
-        if encoded.shape[1] != self.n_clusters:
+        if encoded.shape[1] != self.n_clusters_:
             raise ValueError(
                 f"X has {encoded.shape[1]} columns; {self.encode!r} codes have "
-                f"n_clusters={self.n_clusters}."
+                f"n_clusters={self.n_clusters_}."
             )
         if self.encode == "onehot":
             codes = np.asarray(encoded.argmax(axis=1)).ravel()
@@ -744,5 +813,5 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         if self.encode == "ordinal":
             return np.asarray([f"{prefix}_code"], dtype=object)
         return np.asarray(
-            [f"{prefix}{k}" for k in range(self.n_clusters)], dtype=object
+            [f"{prefix}{k}" for k in range(self.n_clusters_)], dtype=object
         )

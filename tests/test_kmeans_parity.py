@@ -107,3 +107,44 @@ def test_integer_weights_equal_repeated_rows_without_alignment(X):
     weighted = WassersteinVQ(6, **params).fit(X, sample_weight=counts)
     repeated = WassersteinVQ(6, **params).fit(np.repeat(X, counts, axis=0))
     np.testing.assert_allclose(weighted.codebook_, repeated.codebook_, rtol=1e-10)
+
+
+def test_default_codebook_has_256_codes_or_one_per_sample(X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vq = WassersteinVQ(random_state=0).fit(X)
+    assert vq.n_clusters == "auto" and vq.n_clusters_ == 256
+    assert vq.cluster_centers_.shape == (256, 3)
+    with pytest.warns(UserWarning, match="only 30 samples: one code per sample"):
+        small = WassersteinVQ(random_state=0).fit(X[:30])
+    assert small.n_clusters_ == 30
+    # One code per distinct sample quantizes it without error.
+    assert small.inertia_ == pytest.approx(0.0, abs=1e-12)
+    assert small.transform(X[:5]).shape == (5, 3)
+    with pytest.raises(ValueError, match="n_samples=30 should be >= n_clusters=256"):
+        WassersteinVQ(256).fit(X[:30])
+
+
+def test_warm_start_goes_on_where_init_realigns(X):
+    first = WassersteinVQ(8, tol=0.0, warm_start=True, random_state=0).fit(X)
+    codebook, n_iter = first.codebook_.copy(), first.n_iter_
+    # Unfitted, warm_start changes nothing: the first fit starts from init.
+    cold = WassersteinVQ(8, tol=0.0, random_state=0).fit(X)
+    np.testing.assert_array_equal(cold.codebook_, codebook)
+    warm = first.fit(X)
+    # g goes on from where the first fit left it; this fit had settled on a
+    # Lloyd fixed point, where the refit leaves it.
+    assert warm.history_["alignment_weight"][0] == pytest.approx(0.05 * 0.8**n_iter)
+    np.testing.assert_allclose(warm.codebook_, codebook, rtol=1e-12, atol=1e-12)
+    # An init array restarts the schedule at alignment_weight.
+    restarted = WassersteinVQ(8, init=codebook, tol=0.0, random_state=0).fit(X)
+    assert restarted.history_["alignment_weight"][0] == 0.05
+
+
+def test_warm_start_on_other_features_is_refused_and_changes_nothing(X):
+    vq = WassersteinVQ(8, warm_start=True, random_state=0).fit(X)
+    codebook = vq.codebook_.copy()
+    with pytest.raises(ValueError, match="warm_start=True continues from the fitted"):
+        vq.fit(X[:, :2])
+    np.testing.assert_array_equal(vq.codebook_, codebook)
+    assert vq.n_features_in_ == 3

@@ -22,14 +22,22 @@ EXPECTED_FAILURES = {
     ),
 }
 
-ESTIMATORS = [
-    WassersteinVQ(n_clusters=2, max_iter=5, alignment=alignment, encode=encode)
-    for alignment in ("sliced", "gaussian", "exact")
-    for encode in ("quantized", "distance")
-] + [
-    WassersteinVQ(n_clusters=2, max_iter=5, encode="ordinal"),
-    WassersteinVQ(n_clusters=2, max_iter=5, encode="onehot"),
-]
+ESTIMATORS = (
+    [
+        # The defaults: n_clusters="auto" takes one code per sample on the checks'
+        # data sets of 1 to 100 rows.
+        WassersteinVQ(),
+    ]
+    + [
+        WassersteinVQ(n_clusters=2, max_iter=5, alignment=alignment, encode=encode)
+        for alignment in ("sliced", "gaussian", "exact")
+        for encode in ("quantized", "distance")
+    ]
+    + [
+        WassersteinVQ(n_clusters=2, max_iter=5, encode="ordinal"),
+        WassersteinVQ(n_clusters=2, max_iter=5, encode="onehot"),
+    ]
+)
 # The torch backend (torch's CPU build in CI) passes the same checks: numpy in,
 # numpy out, computed through torch.
 if importlib.util.find_spec("torch") is not None:

@@ -148,8 +148,8 @@ def test_partial_fit_statistics_forget_at_the_stated_rate(blobs_stream, horizon)
 
 
 def test_default_horizon_is_fifty_rows_per_code():
-    assert WassersteinVQ(8)._horizon() == 400.0
-    assert WassersteinVQ(8, stats_horizon=123)._horizon() == 123.0
+    assert WassersteinVQ(8)._horizon(8) == 400.0
+    assert WassersteinVQ(8, stats_horizon=123)._horizon(8) == 123.0
 
 
 class _Support:
