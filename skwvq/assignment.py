@@ -8,8 +8,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import scipy.sparse as sp
 from numba import njit
+from sklearn.utils.extmath import row_norms
 from threadpoolctl import ThreadpoolController
+
+from .assignment_sparse import code_sums_sparse, nearest_codes_sparse
 
 # Rows per chunk are chosen so that the chunk's distance block (rows x K) stays
 # near this many bytes: small enough to live in cache between the GEMM that
@@ -169,9 +173,12 @@ def assign(
     so the sums do not depend on the thread count. Memory stays
     ``O(chunk_size * n_codes)``: the ``n_samples x n_codes`` matrix is never formed.
 
+    Sparse X goes to the kernels of ``skwvq.assignment_sparse``, which never
+    densify it.
+
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float32 or float64
+    X : ndarray or sparse matrix of shape (n_samples, n_features), float32 or float64
         Samples (read-only and memory-mapped arrays are accepted).
     codebook : ndarray of shape (n_codes, n_features)
         Codes, in the dtype of ``X``.
@@ -201,9 +208,16 @@ def assign(
     >>> result.counts
     array([2., 1., 0.])
     """
-    labels, sq_distances = nearest_codes(
-        X, codebook, x_sq_norms=x_sq_norms, chunk_size=chunk_size, n_threads=n_threads
-    )
+    if sp.issparse(X):
+        labels, sq_distances = nearest_codes_sparse(X, codebook, x_sq_norms=x_sq_norms)
+    else:
+        labels, sq_distances = nearest_codes(
+            X,
+            codebook,
+            x_sq_norms=x_sq_norms,
+            chunk_size=chunk_size,
+            n_threads=n_threads,
+        )
     counts, sums = code_sums(X, labels, sample_weight, codebook.shape[0])
     return Assignment(labels, sq_distances, counts, sums)
 
@@ -216,7 +230,7 @@ def code_sums(X, labels, sample_weight, n_codes: int):
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
     labels : ndarray of shape (n_samples,), int64
     sample_weight : ndarray of shape (n_samples,) or None
         Ones if None.
@@ -234,6 +248,8 @@ def code_sums(X, labels, sample_weight, n_codes: int):
     >>> counts, sums.ravel()
     (array([2., 1.]), array([4., 5.]))
     """
+    if sp.issparse(X):
+        return code_sums_sparse(X, labels, sample_weight, n_codes)
     n_samples, n_features = X.shape
     if sample_weight is None:
         sample_weight = np.ones(n_samples, dtype=X.dtype)
@@ -250,7 +266,7 @@ def pairwise_distances_chunked(X: np.ndarray, codebook: np.ndarray) -> np.ndarra
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
     codebook : ndarray of shape (n_codes, n_features)
 
     Returns
@@ -271,9 +287,9 @@ def pairwise_distances_chunked(X: np.ndarray, codebook: np.ndarray) -> np.ndarra
     out = np.empty((n_samples, n_codes), dtype=X.dtype)
     for start in range(0, n_samples, chunk_size):
         rows = slice(start, min(start + chunk_size, n_samples))
-        X_chunk = np.asarray(X[rows])
+        X_chunk = X[rows] if sp.issparse(X) else np.asarray(X[rows])
         block = partial_sq_distances(X_chunk, codebook, code_sq_norms)
-        block += np.einsum("ij,ij->i", X_chunk, X_chunk)[:, None]
+        block += row_norms(X_chunk, squared=True)[:, None]
         np.maximum(block, 0, out=block)
         out[rows] = np.sqrt(block)
     return out

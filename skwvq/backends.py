@@ -86,7 +86,9 @@ class NumpyBackend(ot.backend.NumpyBackend):
     device = "cpu"
 
     def asarray(self, a, dtype=None):
-        """``a`` as a numpy array (tensors are copied to the host), optionally cast."""
+        """``a`` as a numpy array (tensors are copied to the host), optionally cast; sparse stays sparse."""
+        if sp.issparse(a):
+            return a if dtype is None else a.astype(dtype, copy=False)
         return np.asarray(to_host(a), dtype=dtype)
 
     def float64(self, a):
@@ -98,7 +100,11 @@ class NumpyBackend(ot.backend.NumpyBackend):
         return a.astype(like.dtype, copy=False)
 
     def rows(self, X, index):
-        """Rows of ``X`` (a slice, an index array or a list of slices) as an array."""
+        """Rows of ``X`` (a slice, an index array or a list of slices) as an array; sparse rows stay CSR."""
+        if sp.issparse(X):
+            if isinstance(index, list):
+                return sp.vstack([X[span] for span in index], format="csr")
+            return X[index]
         if isinstance(index, list):
             return np.concatenate([np.asarray(X[span]) for span in index])
         return np.asarray(X[index])
@@ -350,8 +356,8 @@ def resolve_backend(backend: str, device, X) -> NumpyBackend | TorchBackend:
     return _torch_backend(str(device))
 
 
-def host_rows(X, index) -> np.ndarray:
-    """Rows of numpy data or of a tensor, as a float64 numpy array on the host.
+def host_rows(X, index):
+    """Rows of numpy data or of a tensor, as a float64 numpy array on the host; sparse rows stay CSR.
 
     Examples
     --------
@@ -364,7 +370,22 @@ def host_rows(X, index) -> np.ndarray:
         if isinstance(index, np.ndarray):
             index = sys.modules["torch"].as_tensor(index, device=X.device)
         return to_host(X[index]).astype(np.float64)
+    if sp.issparse(X):
+        return sp.csr_matrix(X[index], dtype=np.float64)
     return np.asarray(X[index], dtype=np.float64)
+
+
+def dense(a) -> np.ndarray:
+    """A sparse matrix as a dense array; anything else as it is.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> dense(sp.eye(2, format="csr"))
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    return a.toarray() if sp.issparse(a) else a
 
 
 def to_host(a):

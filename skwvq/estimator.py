@@ -25,6 +25,7 @@ from ._solver import HORIZON_ROWS_PER_CODE, SolverState, StoppingRule, run
 from ._sources import FullBatch, MiniBatches, SingleBatch
 from ._tensors import check_tensor, like_input, numpy_dtype
 from .alignment import ALIGNMENTS, TARGETS, mean_feature_variance, resolve_target
+from .assignment_sparse import as_csr
 from .backends import (
     BACKENDS,
     import_torch,
@@ -126,7 +127,8 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         basin where samples per code are few (the digits at K = 256: E 6%
         above k-means++'s). ``"gaussian"``: draws from the data's
         Gaussian fit. A callable ``init(X, n_clusters, random_state)`` returns
-        the codebook (``KMeans``'s signature; X is a numpy array). An array is
+        the codebook (``KMeans``'s signature; X is a numpy array, or a CSR
+        matrix when the fit's X is sparse). An array is
         used as given, e.g. to reproduce a mismatched start.
     max_iter : int, default=100
         Maximum number of iterations.
@@ -153,7 +155,10 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         ``2**24`` entries; capped at ``n_samples``.
     n_projections : int, default=None
         Random directions of the sliced alignment, drawn once per fit;
-        ``max(64, 2 n_features)`` if None.
+        ``skwvq.alignment.default_n_projections`` if None: ``max(64,
+        2 n_features)``, capped at ``2**24`` direction entries past 2896
+        features and, for sparse X, at the OT sample's stored entries per
+        feature.
     batch_size : int, default=None
         Mini-batch size. None (or at least ``n_samples``): every iteration uses
         all of X. Otherwise every iteration is an epoch of random mini-batches
@@ -333,6 +338,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = self.backend != "torch"
         tags.transformer_tags.preserves_dtype = (
             ["float64", "float32"] if self.encode in ("quantized", "distance") else []
         )
@@ -381,7 +387,21 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
                     f"expecting {self.n_features_in_} features as input."
                 )
             return nx, X
-        X = validate_data(self, to_host(X), dtype=[np.float64, np.float32], reset=reset)
+        if sp.issparse(X) and nx.__name__ == "torch":
+            raise TypeError(
+                "Sparse X runs on the numpy backend only; backend='torch' (or a "
+                "device) needs dense data: pass X.toarray() or a dense tensor, or "
+                "use backend='numpy'."
+            )
+        X = validate_data(
+            self,
+            to_host(X),
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            reset=reset,
+        )
+        if sp.issparse(X):
+            X = as_csr(X)
         return nx, X
 
     # ------------------------------------------------------------------ fit --
@@ -476,9 +496,15 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         may be an ``np.memmap`` larger than memory: only a batch, the OT sample
         and the labels are held at once.
 
+        Sparse X (CSR; other formats are converted) is never densified, as in
+        ``KMeans``: the assignment multiplies its rows with the dense codebook
+        and the alignment projects the OT sample by sparse products; the fit
+        gives the codebook that the densified data would, up to rounding. It
+        needs the numpy backend: ``backend="torch"`` raises a TypeError.
+
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data, float32 or float64 (other numeric types become float64).
         y : Ignored
             Not used, present for API consistency.
@@ -585,7 +611,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
 
@@ -658,7 +684,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
 
@@ -682,7 +708,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
@@ -697,12 +723,14 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
         X_new : ndarray, sparse matrix or tensor
-            ``"quantized"``: (n_samples, n_features), each row's code vector;
+            ``"quantized"``: (n_samples, n_features), each row's code vector
+            (a CSR matrix when X is sparse: a code holds as many stored
+            entries as it has nonzeros);
             ``"distance"``: (n_samples, n_clusters) Euclidean distances;
             ``"onehot"``: sparse CSR (n_samples, n_clusters);
             ``"ordinal"``: (n_samples, 1) code indices. A tensor on X's device
@@ -713,6 +741,9 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             return like_input(nx.distances(X_placed, codebook), X)
         labels = nx.assign(X_placed, codebook).labels
         if self.encode == "quantized":
+            if sp.issparse(X_placed):
+                # Sparse in, sparse out: the codes' zeros stay implicit.
+                return sp.csr_matrix(codebook)[to_host(labels)]
             return like_input(codebook[labels], X)
         if self.encode == "ordinal":
             return like_input(labels[:, None], X)
@@ -772,7 +803,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.sparse as sp
 from numba import njit, prange
 from sklearn.utils import check_array
 
 from ._tensors import numpy_dtype
 from .alignment import sqrtm_psd, weighted_moments
-from .backends import host_rows, to_host
+from .assignment_sparse import as_csr
+from .backends import dense, host_rows, to_host
 
 INITS = ("auto", "random", "k-means++", "gaussian")
 
@@ -58,36 +60,152 @@ def _lower_closest(X, closest, c):
 
 
 @njit(cache=True)
-def _greedy_kmeanspp(X, weights, closest, uniforms):
+def _csr_sq_norms(indptr, data):
+    # The same loop as the distances below, so that a row's distance to itself,
+    # or to a duplicate, is exactly zero.
+    n_rows = indptr.shape[0] - 1
+    sq_norms = np.empty(n_rows)
+    for i in range(n_rows):
+        total = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            total += np.float64(data[p]) * data[p]
+        sq_norms[i] = total
+    return sq_norms
+
+
+@njit(cache=True)
+def _csr_sq_distance(indptr, indices, data, sq_norms, i, c, dense_c):
+    # ||x_i - x_c||^2 with x_c scattered into dense_c: the differences on the
+    # entries of x_i, plus the part of ||x_c||^2 on entries that x_i lacks.
+    on_row, shared = 0.0, 0.0
+    for p in range(indptr[i], indptr[i + 1]):
+        value = dense_c[indices[p]]
+        diff = data[p] - value
+        on_row += diff * diff
+        shared += value * value
+    return on_row + max(sq_norms[c] - shared, 0.0)
+
+
+@njit(cache=True)
+def _scatter(indptr, indices, data, c, dense, value_or_zero):
+    for p in range(indptr[c], indptr[c + 1]):
+        dense[indices[p]] = data[p] if value_or_zero else 0.0
+
+
+@njit(cache=True, parallel=True)
+def _trial_potentials_csr(
+    indptr, indices, data, sq_norms, weights, closest, candidates, scratch, partial
+):
+    # As _trial_potentials, for CSR rows; scratch (n_trials, n_features) is zero
+    # on entry and on exit: the candidates are scattered in and cleared after.
+    n_rows = indptr.shape[0] - 1
+    for t in range(candidates.shape[0]):
+        _scatter(indptr, indices, data, candidates[t], scratch[t], True)
+    for b in prange((n_rows + _ROW_BLOCK - 1) // _ROW_BLOCK):
+        start, stop = b * _ROW_BLOCK, min((b + 1) * _ROW_BLOCK, n_rows)
+        for t in range(candidates.shape[0]):
+            c = candidates[t]
+            potential = 0.0
+            for i in range(start, stop):
+                sq = _csr_sq_distance(indptr, indices, data, sq_norms, i, c, scratch[t])
+                potential += weights[i] * min(sq, closest[i])
+            partial[t, b] = potential
+    for t in range(candidates.shape[0]):
+        _scatter(indptr, indices, data, candidates[t], scratch[t], False)
+
+
+@njit(cache=True, parallel=True)
+def _lower_closest_csr(indptr, indices, data, sq_norms, closest, c, scratch_row):
+    _scatter(indptr, indices, data, c, scratch_row, True)
+    for i in prange(indptr.shape[0] - 1):
+        sq = _csr_sq_distance(indptr, indices, data, sq_norms, i, c, scratch_row)
+        closest[i] = min(closest[i], sq)
+    _scatter(indptr, indices, data, c, scratch_row, False)
+
+
+@njit(cache=True)
+def _draw_candidates(weights, closest, uniforms, cumulative, candidates) -> bool:
+    # Candidates drawn with probability w D^2 (``closest`` holds D^2); False
+    # once every row of positive weight sits on a centre.
+    n_rows = weights.shape[0]
+    total = 0.0
+    for i in range(n_rows):
+        total += weights[i] * closest[i]
+        cumulative[i] = total
+    if not total > 0.0:
+        return False
+    for t in range(uniforms.shape[0]):
+        at = np.searchsorted(cumulative, uniforms[t] * total, side="right")
+        candidates[t] = min(at, n_rows - 1)
+    return True
+
+
+@njit(cache=True)
+def _lowest_potential(partial) -> int:
+    best, best_potential = 0, np.inf
+    for t in range(partial.shape[0]):
+        potential = partial[t].sum()
+        if potential < best_potential:
+            best, best_potential = t, potential
+    return best
+
+
+class _DenseRows:
+    """The two distance kernels of greedy k-means++ on dense rows."""
+
+    def __init__(self, X):
+        self.X = np.ascontiguousarray(X)
+
+    def potentials(self, weights, closest, candidates, partial):
+        _trial_potentials(self.X, weights, closest, candidates, partial)
+
+    def lower_closest(self, closest, c):
+        _lower_closest(self.X, closest, c)
+
+
+class _SparseRows:
+    """The two distance kernels of greedy k-means++ on CSR rows (X never densified)."""
+
+    def __init__(self, X, n_trials):
+        X = as_csr(X)
+        self.csr = (X.indptr, X.indices, X.data)
+        self.sq_norms = _csr_sq_norms(X.indptr, X.data)
+        self.scratch = np.zeros((n_trials, X.shape[1]))
+
+    def potentials(self, weights, closest, candidates, partial):
+        _trial_potentials_csr(
+            *self.csr,
+            self.sq_norms,
+            weights,
+            closest,
+            candidates,
+            self.scratch,
+            partial,
+        )
+
+    def lower_closest(self, closest, c):
+        _lower_closest_csr(*self.csr, self.sq_norms, closest, c, self.scratch[0])
+
+
+def _greedy_kmeanspp(rows, weights, closest, uniforms):
     # Row indices of the next centres: each the best, by potential, of
     # uniforms.shape[1] candidates drawn with probability w D^2, where D is the
     # distance to the nearest centre so far (``closest`` holds D^2 and is
     # lowered in place). Stops early once every row of positive weight sits on
-    # a centre: no row is left that a new centre would serve.
-    n_rows = X.shape[0]
+    # a centre: no row is left that a new centre would serve. Each step is four
+    # compiled calls; the Python loop around them costs microseconds a step.
+    n_rows = weights.shape[0]
     n_codes, n_trials = uniforms.shape
     chosen = np.empty(n_codes, dtype=np.int64)
     cumulative = np.empty(n_rows)
     candidates = np.empty(n_trials, dtype=np.int64)
     partial = np.empty((n_trials, (n_rows + _ROW_BLOCK - 1) // _ROW_BLOCK))
     for k in range(n_codes):
-        total = 0.0
-        for i in range(n_rows):
-            total += weights[i] * closest[i]
-            cumulative[i] = total
-        if not total > 0.0:
+        if not _draw_candidates(weights, closest, uniforms[k], cumulative, candidates):
             return chosen[:k]
-        for t in range(n_trials):
-            at = np.searchsorted(cumulative, uniforms[k, t] * total, side="right")
-            candidates[t] = min(at, n_rows - 1)
-        _trial_potentials(X, weights, closest, candidates, partial)
-        best, best_potential = 0, np.inf
-        for t in range(n_trials):
-            potential = partial[t].sum()
-            if potential < best_potential:
-                best, best_potential = t, potential
-        chosen[k] = candidates[best]
-        _lower_closest(X, closest, chosen[k])
+        rows.potentials(weights, closest, candidates, partial)
+        chosen[k] = candidates[_lowest_potential(partial)]
+        rows.lower_closest(closest, chosen[k])
     return chosen
 
 
@@ -110,7 +228,8 @@ def kmeans_plusplus_rows(
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float32 or float64
+    X : ndarray or sparse matrix of shape (n_samples, n_features), float32 or float64
+        Sparse rows are read as CSR, never densified.
     n_codes : int
     sample_weight : ndarray of shape (n_samples,)
     rng : numpy.random.RandomState
@@ -133,25 +252,41 @@ def kmeans_plusplus_rows(
     >>> X[kmeans_plusplus_rows(X, 1, np.ones(4), np.random.RandomState(0), closest)].round()
     array([[10.]])
     """
-    X = np.ascontiguousarray(X)
     weights = np.asarray(sample_weight, dtype=np.float64)
     n_trials = 2 + int(math.log(max(n_codes, 1)))
+    rows = _SparseRows(X, n_trials) if sp.issparse(X) else _DenseRows(X)
     first = np.empty(0, dtype=np.int64)
     if closest is None:
         first = np.array([rng.choice(X.shape[0], p=weights / weights.sum())])
         closest = np.full(X.shape[0], np.inf)
-        _lower_closest(X, closest, first[0])
+        rows.lower_closest(closest, first[0])
         n_codes -= 1
     else:
         closest = np.array(closest, dtype=np.float64)  # lowered in place
     uniforms = rng.random_sample((n_codes, n_trials))
-    return np.concatenate([first, _greedy_kmeanspp(X, weights, closest, uniforms)])
+    return np.concatenate([first, _greedy_kmeanspp(rows, weights, closest, uniforms)])
 
 
-def seeding_sample_size(n_samples: int, n_codes: int, n_features: int) -> int:
+def entries_per_row(X) -> float:
+    """Entries that one distance to a row of ``X`` reads: its features, or its mean stored entries if sparse.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> entries_per_row(sp.eye(4, 1000, format="csr"))
+    1.0
+    """
+    if sp.issparse(X):
+        return max(1.0, X.nnz / max(1, X.shape[0]))
+    return float(X.shape[1])
+
+
+def seeding_sample_size(n_samples: int, n_codes: int, n_features: float) -> int:
     """Rows that k-means++ seeding of ``n_codes`` codes runs on: a bounded cost, all rows when it allows.
 
     Used by ``init="auto"`` and by the solver's re-seeding of unused codes.
+    ``n_features`` is the cost of one distance (``entries_per_row``: the stored
+    entries per row for sparse data).
 
     Examples
     --------
@@ -200,12 +335,12 @@ def initial_codebook(X, n_codes, init, sample_weight, rng) -> np.ndarray:
     if isinstance(init, str) and init == "random":
         p = sample_weight / sample_weight.sum()
         index = rng.choice(X.shape[0], size=n_codes, replace=False, p=p)
-        return host_rows(X, np.sort(index)).astype(dtype)
+        return dense(host_rows(X, np.sort(index))).astype(dtype)
     if isinstance(init, str) and init in ("auto", "k-means++"):
-        n_samples, n_features = X.shape
+        n_samples = X.shape[0]
         size = n_samples
         if init == "auto":
-            size = seeding_sample_size(n_samples, n_codes, n_features)
+            size = seeding_sample_size(n_samples, n_codes, entries_per_row(X))
         if size < n_samples:
             index = np.sort(rng.choice(n_samples, size=size, replace=False))
         else:
@@ -220,7 +355,7 @@ def initial_codebook(X, n_codes, init, sample_weight, rng) -> np.ndarray:
                 rows.shape[0], n_codes - chosen.size, p=weights / weights.sum()
             )
             chosen = np.concatenate([chosen, extra])
-        return rows[chosen].astype(dtype)
+        return dense(rows[chosen]).astype(dtype)
     if isinstance(init, str) and init == "gaussian":
         mean, cov = (to_host(m) for m in weighted_moments(X, sample_weight))
         draws = rng.standard_normal((n_codes, X.shape[1])) @ sqrtm_psd(cov)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from .alignment import ALIGNMENTS
 from .assignment import assign
+from .assignment_sparse import as_csr
 
 __all__ = [
     "quantization_error",
@@ -27,7 +29,11 @@ __all__ = [
 
 
 def _check_inputs(X, codebook, sample_weight):
-    X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+    X = check_array(
+        X, accept_sparse="csr", dtype=[np.float64, np.float32], input_name="X"
+    )
+    if sp.issparse(X):
+        X = as_csr(X)
     codebook = check_array(codebook, dtype=X.dtype, input_name="codebook")
     if codebook.shape[1] != X.shape[1]:
         raise ValueError(

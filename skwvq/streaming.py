@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
+
+from .alignment._moments import check_covariance_size
 
 
 class RunningMoments:
@@ -20,6 +23,7 @@ class RunningMoments:
     """
 
     def __init__(self, n_features: int):
+        check_covariance_size(n_features)
         self.total_weight = 0.0
         self.mean = np.zeros(n_features)
         self.scatter = np.zeros((n_features, n_features))
@@ -30,10 +34,16 @@ class RunningMoments:
         batch_weight = float(w.sum())
         if batch_weight == 0:
             return
-        X = np.asarray(X, dtype=np.float64)
-        batch_mean = (w @ X) / batch_weight
-        centred = X - batch_mean
-        batch_scatter = centred.T @ (centred * w[:, None])
+        if sp.issparse(X):
+            X = sp.csr_matrix(X, dtype=np.float64)
+            batch_mean = np.asarray(X.T @ w).ravel() / batch_weight
+            second = (X.T @ X.multiply(w[:, None]).tocsr()).toarray()
+            batch_scatter = second - batch_weight * np.outer(batch_mean, batch_mean)
+        else:
+            X = np.asarray(X, dtype=np.float64)
+            batch_mean = (w @ X) / batch_weight
+            centred = X - batch_mean
+            batch_scatter = centred.T @ (centred * w[:, None])
         total = self.total_weight + batch_weight
         delta = batch_mean - self.mean
         self.scatter += batch_scatter + np.outer(delta, delta) * (
@@ -54,6 +64,7 @@ class Reservoir:
     Every row gets a uniform random key; the rows with the smallest keys are
     kept, so after any number of batches the reservoir is a uniform draw of the
     rows seen (their weights are kept as OT masses, as ``ot_sample`` does).
+    Sparse batches are kept as CSR rows.
 
     Examples
     --------
@@ -81,7 +92,13 @@ class Reservoir:
         draws = rng.random_sample(X.shape[0])
         positive = sample_weight > 0
         keys = np.concatenate([self.keys, draws[positive]])
-        rows = np.concatenate([self.rows, np.asarray(X[positive], dtype=np.float64)])
+        if sp.issparse(X) or sp.issparse(self.rows):
+            offered = sp.csr_matrix(X[positive], dtype=np.float64)
+            rows = sp.vstack([sp.csr_matrix(self.rows), offered], format="csr")
+        else:
+            rows = np.concatenate(
+                [self.rows, np.asarray(X[positive], dtype=np.float64)]
+            )
         weights = np.concatenate([self.weights, sample_weight[positive]])
         keep = np.argsort(keys, kind="stable")[: self.capacity]
         self.keys, self.rows, self.weights = keys[keep], rows[keep], weights[keep]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import pairwise_distances_argmin
 
-from .backends import backend_of, to_host
-from .initialization import kmeans_plusplus_rows, seeding_sample_size
+from .backends import backend_of, dense, to_host
+from .initialization import entries_per_row, kmeans_plusplus_rows, seeding_sample_size
 
 
 def update_codebook(codebook, mass, weighted_sums, targets, alignment_weight):
@@ -46,14 +47,17 @@ def update_codebook(codebook, mass, weighted_sums, targets, alignment_weight):
     nx = backend_of(codebook)
     n_codes = codebook.shape[0]
     g = float(alignment_weight)
-    numerator = (1.0 - g) * weighted_sums
+    # In place after the first product: with a wide codebook (sparse data of
+    # 50,000 features) each K x d temporary is as large as the codebook itself.
+    updated = (1.0 - g) * weighted_sums
     denominator = (1.0 - g) * mass
     if g > 0:
-        numerator = numerator + (g / n_codes) * targets
+        updated += (g / n_codes) * targets
         denominator = denominator + g / n_codes
-    moved = (denominator > 0)[:, None]
-    safe_denominator = nx.where(moved, denominator[:, None], 1.0)
-    updated = nx.where(moved, numerator / safe_denominator, nx.float64(codebook))
+    stays = denominator <= 0
+    updated /= nx.where(stays, 1.0, denominator)[:, None]
+    if stays.any():
+        updated[stays] = nx.float64(codebook[stays])
     return nx.cast_like(updated, codebook)
 
 
@@ -71,7 +75,7 @@ def stranded_codes(codebook, candidates, support) -> np.ndarray:
     codebook : array or tensor of shape (n_codes, n_features)
     candidates : ndarray of shape (n_codes,), bool
         Codes to check (on the host), e.g. those that a block left without rows.
-    support : tuple of (ndarray of shape (n_points, n_features), ndarray of shape (n_points,))
+    support : tuple of (ndarray or CSR matrix of shape (n_points, n_features), ndarray of shape (n_points,))
         Rows of the data and their masses (the alignment's ``support``).
 
     Returns
@@ -91,10 +95,10 @@ def stranded_codes(codebook, candidates, support) -> np.ndarray:
     if checked.size == 0:
         return stranded
     rows = support[0]
-    nx = backend_of(rows)
     codes = np.asarray(to_host(codebook), dtype=np.float64)
-    nearest_rows = rows[nx.assign(codes[checked], rows).labels]
-    owners = nx.assign(nearest_rows, codes).labels
+    # Rows may be sparse (CSR): sklearn's argmin takes them as they are.
+    nearest_rows = rows[pairwise_distances_argmin(codes[checked], rows)]
+    owners = backend_of(rows).assign(nearest_rows, codes).labels
     stranded[checked] = owners != checked
     return stranded
 
@@ -119,7 +123,7 @@ def place_unused_codes(codebook, unused, support, rng):
         The updated codebook.
     unused : ndarray of shape (n_codes,), bool
         Codes to place (on the host).
-    support : tuple of (ndarray of shape (n_points, n_features), ndarray of shape (n_points,))
+    support : tuple of (ndarray or CSR matrix of shape (n_points, n_features), ndarray of shape (n_points,))
         Rows of the data and their masses (float64, on the host): the
         alignment's ``support``.
     rng : numpy.random.RandomState
@@ -143,7 +147,7 @@ def place_unused_codes(codebook, unused, support, rng):
         return codebook
     nx = backend_of(codebook)
     rows, masses = support
-    size = seeding_sample_size(rows.shape[0], remaining.size, rows.shape[1])
+    size = seeding_sample_size(rows.shape[0], remaining.size, entries_per_row(rows))
     if size < rows.shape[0]:
         index = np.sort(rng.choice(rows.shape[0], size=size, replace=False))
         rows, masses = rows[index], masses[index]
@@ -153,5 +157,5 @@ def place_unused_codes(codebook, unused, support, rng):
         closest = backend_of(rows).assign(rows, used).sq_distances
     chosen = kmeans_plusplus_rows(rows, remaining.size, masses, rng, closest=closest)
     placed = nx.float64(codebook) + 0.0  # a copy: steps never write into their input
-    placed[remaining[: chosen.size]] = nx.asarray(rows[chosen])
+    placed[remaining[: chosen.size]] = nx.asarray(dense(rows[chosen]))
     return nx.cast_like(placed, codebook)

@@ -20,6 +20,10 @@ EXPECTED_FAILURES = {
         "sample_weight is not equivalent to removing/repeating samples: "
         "the random initial codebook is drawn from different rows."
     ),
+    "check_sample_weight_equivalence_on_sparse_data": (
+        "sample_weight is not equivalent to removing/repeating samples: "
+        "the random initial codebook is drawn from different rows."
+    ),
 }
 
 ESTIMATORS = (

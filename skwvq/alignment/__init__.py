@@ -39,7 +39,12 @@ from ._moments import (
     weighted_moments,
 )
 from ._sample import ot_sample, quantization_optimal_masses
-from ._sliced import SlicedAlignment, sliced_data_side, sliced_targets
+from ._sliced import (
+    SlicedAlignment,
+    default_n_projections,
+    sliced_data_side,
+    sliced_targets,
+)
 
 ALIGNMENTS: dict[str, type[Alignment]] = {
     "gaussian": GaussianAlignment,
@@ -57,6 +62,7 @@ __all__ = [
     "SampleAlignment",
     "SlicedAlignment",
     "check_exact_size",
+    "default_n_projections",
     "exact_targets",
     "gaussian_targets",
     "gaussian_w2",

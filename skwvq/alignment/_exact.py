@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import ot
+import scipy.sparse as sp
+from sklearn.metrics.pairwise import euclidean_distances
 
 from ..backends import backend_of
 from ._base import SampleAlignment
@@ -47,7 +49,7 @@ def exact_targets(codebook, sample, masses):
     Parameters
     ----------
     codebook : ndarray of shape (n_codes, n_features)
-    sample : ndarray of shape (n_points, n_features)
+    sample : ndarray or sparse matrix of shape (n_points, n_features)
     masses : ndarray of shape (n_points,)
         Masses of the sample, summing to one.
 
@@ -71,10 +73,14 @@ def exact_targets(codebook, sample, masses):
     codebook = np.asarray(codebook, dtype=np.float64)
     n_codes = codebook.shape[0]
     check_exact_size(sample.shape[0], n_codes)
-    cost = ot.dist(sample, codebook)
+    sparse = sp.issparse(sample)
+    if sparse:  # ot.dist needs dense rows; sklearn's distances take CSR as it is
+        cost = euclidean_distances(sample, codebook, squared=True)
+    else:
+        cost = ot.dist(sample, codebook)
     code_masses = np.full(n_codes, 1.0 / n_codes)
     plan = ot.emd(masses, code_masses, cost, numItermax=max(100_000, 20 * cost.size))
-    targets = n_codes * (plan.T @ sample)
+    targets = n_codes * ((sample.T @ plan).T if sparse else plan.T @ sample)
     return targets, float(np.sum(plan * cost))
 
 

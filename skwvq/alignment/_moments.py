@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.sparsefuncs import mean_variance_axis
+
 from ..backends import CHUNK_ROWS, backend_of, slices
+
+# A covariance matrix is refused past this many entries (2 GiB in float64):
+# Gaussian alignment takes eigendecompositions of d x d matrices every
+# iteration, which at that size take minutes each.
+MAX_COVARIANCE_ENTRIES = 1 << 28
 
 
 def _float64_weights(X, sample_weight):
     """The backend of X and its weights in float64 (ones if None)."""
     nx = backend_of(X, sample_weight)
     if sample_weight is None:
+        if sp.issparse(X):
+            return nx, np.ones(X.shape[0])
         return nx, nx.ones(X.shape[0], type_as=nx.float64(X[:1]))
     return nx, nx.float64(sample_weight)
+
+
+def check_covariance_size(n_features: int) -> None:
+    """Refuse a covariance too large to hold and decompose, naming the way out."""
+    if n_features * n_features > MAX_COVARIANCE_ENTRIES:
+        raise ValueError(
+            f"alignment='gaussian' and init='gaussian' need the {n_features} x "
+            f"{n_features} covariance of the data ({n_features**2 * 8 / 2**30:.0f} "
+            "GiB, an eigendecomposition per iteration); use alignment='sliced' "
+            "and init='auto', which scale to any number of features."
+        )
 
 
 def weighted_mean(X, sample_weight=None):
@@ -18,7 +40,7 @@ def weighted_mean(X, sample_weight=None):
 
     Parameters
     ----------
-    X : array or tensor of shape (n_samples, n_features)
+    X : array, sparse matrix or tensor of shape (n_samples, n_features)
     sample_weight : array or tensor of shape (n_samples,), default=None
 
     Returns
@@ -32,6 +54,8 @@ def weighted_mean(X, sample_weight=None):
     array([1.])
     """
     nx, w = _float64_weights(X, sample_weight)
+    if sp.issparse(X):
+        return np.asarray(X.T @ w, dtype=np.float64).ravel() / w.sum()
     chunks = slices(X.shape[0], CHUNK_ROWS)
     return sum(w[rows] @ nx.float64(X[rows]) for rows in chunks) / nx.sum(w)
 
@@ -41,7 +65,7 @@ def weighted_moments(X, sample_weight=None):
 
     Parameters
     ----------
-    X : array or tensor of shape (n_samples, n_features)
+    X : array, sparse matrix or tensor of shape (n_samples, n_features)
     sample_weight : array or tensor of shape (n_samples,), default=None
 
     Returns
@@ -60,8 +84,13 @@ def weighted_moments(X, sample_weight=None):
     array([[1., 0.],
            [0., 0.]])
     """
+    check_covariance_size(X.shape[1])
     nx, w = _float64_weights(X, sample_weight)
     mean = weighted_mean(X, w)
+    if sp.issparse(X):
+        second = (X.T @ X.multiply(w[:, None]).tocsr()).toarray() / w.sum()
+        cov = second - np.outer(mean, mean)
+        return mean, (cov + cov.T) / 2
     cov = 0.0
     for rows in slices(X.shape[0], CHUNK_ROWS):
         centred = nx.float64(X[rows]) - mean
@@ -80,6 +109,11 @@ def mean_feature_variance(X, sample_weight) -> float:
     2.5
     """
     nx, w = _float64_weights(X, sample_weight)
+    if sp.issparse(X):
+        variances = mean_variance_axis(
+            sp.csr_matrix(X, dtype=np.float64), 0, weights=w
+        )[1]
+        return float(variances.mean())
     mean = weighted_mean(X, w)
     spread = sum(
         float(nx.sum(w[rows] * nx.sum((nx.float64(X[rows]) - mean) ** 2, axis=1)))

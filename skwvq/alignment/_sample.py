@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn import config_context, get_config
 from sklearn.neighbors import NearestNeighbors
 
 from ..backends import host_rows, to_host
+
+# MB of distances the neighbour search holds at once (scikit-learn's default is
+# 1024). On a sparse TF-IDF sample (16,384 x 50,000 rows, 0.1% dense) the search
+# against 4,096 reference rows peaked at 1.08 GB with the default, as the sparse
+# product behind each chunk of distances nearly fills, and 143 MB at 64 MB, in
+# 1.3 s instead of 3.5 s; dense samples (d = 16 ... 256) took the same time.
+_NEIGHBOR_WORKING_MEMORY = 64
 
 
 def ot_sample(X, sample_weight, size, rng):
@@ -73,16 +82,19 @@ def quantization_optimal_masses(
     step = -(-n_points // max_reference)
     in_reference = np.arange(n_points) % step == 0
     reference = sample[in_reference]
-    k = min(n_neighbors, len(reference) - 1)
+    k = min(n_neighbors, reference.shape[0] - 1)
     if k < 1:
         return masses
-    # sklearn's "auto" picks a k-d tree up to d=15, where brute force is already faster.
-    algorithm = "kd_tree" if n_features <= 4 else "brute"
-    distances, _ = (
-        NearestNeighbors(n_neighbors=k + 1, algorithm=algorithm)
-        .fit(reference)
-        .kneighbors(sample)
-    )
+    # sklearn's "auto" picks a k-d tree up to d=15, where brute force is already
+    # faster; sparse rows take brute force only.
+    algorithm = "kd_tree" if n_features <= 4 and not sp.issparse(sample) else "brute"
+    working_memory = min(get_config()["working_memory"], _NEIGHBOR_WORKING_MEMORY)
+    with config_context(working_memory=working_memory):
+        distances, _ = (
+            NearestNeighbors(n_neighbors=k + 1, algorithm=algorithm)
+            .fit(reference)
+            .kneighbors(sample)
+        )
     # A reference point finds itself first; the others count from their first neighbour.
     radius = np.where(in_reference, distances[:, k], distances[:, k - 1])
     positive = radius[radius > 0]

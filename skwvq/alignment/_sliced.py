@@ -4,11 +4,70 @@ from __future__ import annotations
 
 import numpy as np
 import ot
+import scipy.sparse as sp
 
 from ..backends import backend_of
 from ._base import SampleAlignment
 
 _DIRECTION_BLOCK = 64
+# The directions take at most this many entries (128 MiB in float64): the
+# default 2d directions would take more past d = 2896 features, and each
+# iteration's two products with the codebook grow as directions x d x K.
+MAX_DIRECTION_ENTRIES = 1 << 24
+
+
+def default_n_projections(sample) -> int:
+    """Directions of the sliced alignment when ``n_projections`` is None.
+
+    ``max(64, 2 d)``, with at most ``MAX_DIRECTION_ENTRIES`` entries in the
+    direction matrix; for a sparse sample also at most ``nnz / d`` (its stored
+    entries per feature), so that projecting the codes, ``O(L d K)``, costs no
+    more than assigning the sparse rows, ``O(nnz K)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> default_n_projections(np.zeros((1000, 8))), default_n_projections(np.zeros((10, 784)))
+    (64, 1568)
+    >>> sample = sp.random(2000, 5000, density=0.001, random_state=0)  # 2 entries per feature
+    >>> default_n_projections(sample), default_n_projections(sample.toarray())
+    (64, 3355)
+    """
+    n_features = sample.shape[1]
+    n_projections = min(2 * n_features, MAX_DIRECTION_ENTRIES // n_features)
+    if sp.issparse(sample):
+        n_projections = min(n_projections, sample.nnz // n_features)
+    return max(64, n_projections)
+
+
+def random_directions(n_features: int, n_projections: int, rng):
+    """Unit directions, ``(n_features, n_projections)``: orthonormal when there are at most ``n_features``.
+
+    POT's ``ot.sliced.get_random_projections`` draws them; fewer directions
+    than features are then orthonormalised (still uniformly distributed), so
+    that moving a code by its 1-D gaps along each moves it by exactly those
+    gaps, as ``sliced_targets`` assumes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> directions = random_directions(100, 5, np.random.RandomState(0))
+    >>> bool(np.allclose(directions.T @ directions, np.eye(5)))
+    True
+    """
+    directions = ot.sliced.get_random_projections(n_features, n_projections, seed=rng)
+    if n_projections < n_features:
+        q, r = np.linalg.qr(directions)
+        directions = q * np.sign(np.diag(r))
+    return directions
+
+
+def _project(sample, block):
+    """The sample's projections on a block of directions, one row per direction."""
+    if sp.issparse(sample):
+        return np.ascontiguousarray((sample @ block).T)
+    return block.T @ sample.T
 
 
 def _quantile_integrals(sorted_values, sorted_masses, levels):
@@ -50,10 +109,11 @@ def sliced_data_side(sample, masses, directions, n_codes):
     Parameters
     ----------
     sample : array of shape (n_points, n_features)
+        A numpy sample may be sparse (CSR); it is never densified.
     masses : array of shape (n_points,)
         Masses of the sample, summing to one.
     directions : array of shape (n_features, n_projections)
-        Unit directions, e.g. from ``ot.sliced.get_random_projections``.
+        Unit directions, e.g. from ``random_directions``.
     n_codes : int
 
     Returns
@@ -63,7 +123,9 @@ def sliced_data_side(sample, masses, directions, n_codes):
     """
     nx = backend_of(directions)
     directions = nx.float64(directions)
-    sample, masses = nx.float64(sample), nx.float64(masses)
+    if not sp.issparse(sample):
+        sample = nx.float64(sample)
+    masses = nx.float64(masses)
     n_projections = directions.shape[1]
     levels = nx.float64(np.arange(n_codes + 1) / n_codes)
     interval_moments, second_moments = [], []
@@ -72,7 +134,7 @@ def sliced_data_side(sample, masses, directions, n_codes):
     for start in range(0, n_projections, _DIRECTION_BLOCK):
         block = directions[:, start : start + _DIRECTION_BLOCK]
         # One row per direction, so that sorts and scans run over contiguous memory.
-        data_proj = block.T @ sample.T
+        data_proj = _project(sample, block)
         order = nx.argsort(data_proj, axis=1)
         sorted_data = nx.take_along_axis(data_proj, order, 1)
         sorted_masses = masses[order]
@@ -90,6 +152,9 @@ def sliced_targets(codebook, directions, interval_moments, second_moments):
     of the data's quantile function there. Each code moves along the directions
     by its gaps, scaled by ``d / L`` so that the step matches the full-dimensional
     one (``E[theta theta^T] = I/d``): ``t_k = c_k + (d/L) sum_l gap_kl theta_l``.
+    With fewer directions than features (``L < d``, orthonormal directions from
+    ``random_directions``) the scale is 1: the code moves by exactly its gaps
+    within their span.
 
     Parameters
     ----------
@@ -133,7 +198,8 @@ def sliced_targets(codebook, directions, interval_moments, second_moments):
         - 2 * nx.sum(sorted_codes * interval_moments, axis=1)
         + nx.sum(sorted_codes**2, axis=1) / n_codes
     )
-    targets = codebook + (n_features / n_projections) * (gaps.T @ directions.T)
+    scale = min(n_features, n_projections) / n_projections
+    targets = codebook + scale * (gaps.T @ directions.T)
     w2 = n_features * max(float(nx.mean(w2_per_direction)), 0.0)
     return targets, w2
 
@@ -152,7 +218,8 @@ class SlicedAlignment(SampleAlignment):
         Masses of the sample, summing to one.
     n_codes : int
     n_projections : int, default=None
-        Directions; ``max(64, 2 n_features)`` if None.
+        Directions; ``default_n_projections(sample)`` if None: ``max(64, 2
+        n_features)``, fewer past 2896 features and for sparse samples.
     rng : numpy.random.RandomState
         Draws the directions.
     nx : NumpyBackend or TorchBackend, default=None
@@ -177,9 +244,9 @@ class SlicedAlignment(SampleAlignment):
     ):
         nx = nx or backend_of()
         if n_projections is None:
-            n_projections = max(64, 2 * sample.shape[1])
+            n_projections = default_n_projections(sample)
         self.directions = nx.float64(
-            ot.sliced.get_random_projections(sample.shape[1], n_projections, seed=rng)
+            random_directions(sample.shape[1], n_projections, rng)
         )
         self.interval_moments, self.second_moments = sliced_data_side(
             sample, masses, self.directions, n_codes
