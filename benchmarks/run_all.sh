@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 mode=("$@")
 for script in defaults promise assign fit scaling streaming \
-    paper_prototypical paper_atomic paper_sweeps real_data; do
+    paper_prototypical paper_atomic paper_sweeps real_data sparse; do
   echo "=== ${script} $(date -u +%H:%M:%S)"
   python "${script}.py" "${mode[@]}"
 done

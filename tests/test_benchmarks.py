@@ -1,4 +1,4 @@
-"""The paper-reproduction benchmark scripts run end to end in their smallest mode.
+"""The paper-reproduction and sparse-input benchmark scripts run end to end in their smallest mode.
 
 Each test imports one script's ``main`` and runs it with ``--tiny`` (a hidden,
 smaller-than-``--quick`` mode) into a temporary directory, then checks that the
@@ -44,6 +44,7 @@ CASES = {
         text=["data", "method"],
         figures=["real_data-quick.png", "real_data_china-quick.png"],
     ),
+    "sparse": dict(text=["method"], figures=[]),
 }
 
 
