@@ -101,7 +101,7 @@ def nearest_codes(X, codebook, rows, *, x_sq_norms=None, chunk_size=None, fused=
     else:
         if chunk_size is None:
             chunk_size = chunk_rows(device, codebook.shape[0], codebook.element_size())
-        chunk_size = min(chunk_size, n_samples)
+        chunk_size = max(1, min(chunk_size, n_samples))  # no rows: no chunk
         code_sq_norms = torch.einsum("ij,ij->i", codebook, codebook)
         block = torch.empty(
             (chunk_size, codebook.shape[0]), dtype=codebook.dtype, device=device

@@ -1,0 +1,646 @@
+"""``WassersteinQuantizer``: a PyTorch VQ layer whose codebook follows the estimator's update, for training tokenizers without codebook collapse.
+
+The layer drops in where vector-quantize-pytorch's ``VectorQuantize(dim,
+codebook_size)`` stands: forward returns ``(quantized, indices, loss)`` with a
+straight-through estimator and a commitment loss. In training mode it does not
+leave the codebook to an optimizer: every forward gathers the batch's per-code
+counts and sums (``skwvq._solver.block_statistics``) and running statistics of
+the features, and moves the codebook by the estimator's own step
+(``skwvq._solver.step``), the minimiser of ``J = (1 - g) E + g W^2`` for the
+running statistics, so that codes no feature reaches follow their transport
+target back into the features. Under ``torch.distributed`` every statistic is
+all-reduced, so all ranks hold the same codebook. ``update="gradient"`` is the
+paper's variant instead: the codebook is an ``nn.Parameter`` trained by the
+optimizer on the codebook loss plus ``g`` times the Gaussian ``W^2`` to the
+(detached) running feature moments.
+
+Importing this module needs torch; ``import skwvq`` does not.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from sklearn.utils import check_random_state
+from torch import nn
+
+from ._solver import HORIZON_ROWS_PER_CODE, CodeStatistics, block_statistics, step
+from .alignment import ALIGNMENTS
+from .alignment._base import resolve_target
+from .alignment._moments import sqrtm_psd
+from .backends import TorchBackend, to_host
+from .initialization import initial_codebook
+from .metrics import _perplexity_from, _utilization_from
+from .update import place_unused_codes
+
+__all__ = ["WassersteinQuantizer", "gaussian_w2_loss"]
+
+_LAYER_ALIGNMENTS = ("gaussian", "sliced")
+_UPDATES = ("statistics", "gradient")
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def _all_reduce(*tensors):
+    """Sum each tensor over the ranks in place (a no-op outside ``torch.distributed``)."""
+    if _distributed():
+        for tensor in tensors:
+            dist.all_reduce(tensor)
+    return tensors
+
+
+def _all_gather_rows(rows):
+    """Every rank's rows, concatenated in rank order (ranks may hold none)."""
+    if not _distributed():
+        return rows
+    world = dist.get_world_size()
+    size = torch.tensor([rows.shape[0]], device=rows.device)
+    sizes = [torch.zeros_like(size) for _ in range(world)]
+    dist.all_gather(sizes, size)
+    sizes = [int(s) for s in sizes]
+    padded = rows.new_zeros((max(sizes), rows.shape[1]))
+    padded[: rows.shape[0]] = rows
+    gathered = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(gathered, padded)
+    return torch.cat([g[:s] for g, s in zip(gathered, sizes)])
+
+
+def gaussian_w2_loss(mean, cov, codebook):
+    """Squared 2-Wasserstein distance between ``N(mean, cov)`` and the codebook's Gaussian fit, differentiable in the codebook.
+
+    ``||m - m_C||^2 + tr(S) + tr(S_C) - 2 tr((S^{1/2} S_C S^{1/2})^{1/2})``; the
+    last trace is the sum of the square roots of the eigenvalues, whose gradient
+    stays finite where eigenvalues repeat (that of a matrix square root would
+    not). ``mean`` and ``cov`` are treated as constants.
+
+    Parameters
+    ----------
+    mean : tensor of shape (dim,)
+    cov : tensor of shape (dim, dim)
+    codebook : tensor of shape (codebook_size, dim)
+
+    Returns
+    -------
+    tensor of shape ()
+
+    Examples
+    --------
+    >>> import torch
+    >>> codebook = torch.tensor([[-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]])
+    >>> float(gaussian_w2_loss(torch.tensor([3.0, 4.0]), 0.5 * torch.eye(2), codebook))
+    25.0
+    """
+    codebook = codebook.to(torch.float64)
+    mean = mean.detach().to(codebook)
+    cov = cov.detach().to(codebook)
+    code_mean = codebook.mean(0)
+    centred = codebook - code_mean
+    code_cov = centred.T @ centred / codebook.shape[0]
+    root = sqrtm_psd(cov)
+    eigenvalues = torch.linalg.eigvalsh(root @ code_cov @ root)
+    cross = torch.sqrt(torch.clamp(eigenvalues, min=1e-12)).sum()
+    bures = torch.trace(cov) + torch.trace(code_cov) - 2 * cross
+    return ((mean - code_mean) ** 2).sum() + torch.clamp(bures, min=0.0)
+
+
+class WassersteinQuantizer(nn.Module):
+    """Vector-quantization layer whose codes are kept matched to the features' distribution.
+
+    Parameters
+    ----------
+    dim : int
+        Feature dimension (the last axis, or the channel axis of an image
+        feature map).
+    codebook_size : int
+        Number of codes K.
+    init : {"auto", "k-means++", "random", "gaussian"}, callable, array or tensor of shape (codebook_size, dim), default="auto"
+        As the estimator's ``init``. A string or callable is applied to the
+        first training batch (all ranks' features, so every rank draws the same
+        codebook); an array or tensor is the codebook from the start.
+    alignment : {"gaussian", "sliced"}, default="gaussian"
+        ``"gaussian"``: targets from running moments ``n, sum z, sum z z^T``
+        (exact under all-reduce); ``"sliced"``: targets from a queue of recent
+        features, whose sorted projections are rebuilt each time the queue has
+        been renewed.
+    target : {"auto", "quantization-optimal", "data"}, default="auto"
+        As the estimator's (``"auto"``: data for Gaussian, quantization-optimal
+        for sliced).
+    alignment_weight : float in [0, 1], default=0.05
+        ``g`` in ``J = (1 - g) E + g W^2``, constant over training (the features
+        move, so the alignment never stops being needed).
+    decay : float in [0, 1) or None, default=None
+        Fraction of the running per-code statistics and feature moments kept at
+        each step. None: ``1 - rows / (50 K)``, the estimator's memory of 50
+        rows per code (``stats_horizon``).
+    commitment_weight : float, default=1.0
+        Weight of ``||z - sg(q)||^2`` in the returned loss.
+    update : {"statistics", "gradient"}, default="statistics"
+        ``"statistics"``: the estimator's update in each training forward, no
+        gradient reaches the codebook. ``"gradient"``: the paper's variant; the
+        codebook is a parameter, and the loss adds ``||sg(z) - q||^2`` and
+        ``alignment_weight * W^2`` (``gaussian_w2_loss`` against the detached
+        running feature moments); give the layer's parameters to the optimizer.
+    dead_code_threshold : float, default=0.01
+        Codes whose running count falls below this many rows are re-seeded on
+        the queued features that the live codes serve worst
+        (``skwvq.update.place_unused_codes``), after the alignment has had its
+        chance. 0 turns re-seeding off.
+    queue_size : int, default=None
+        Recent features kept (all ranks' together) for the sliced alignment and
+        for re-seeding: ``max(4 K, 4096)`` if None.
+    n_projections : int, default=None
+        Directions of the sliced alignment (its default if None).
+    accept_image_fmap : bool, default=False
+        Forward takes ``(B, C, H, W)`` feature maps (``C == dim``).
+    random_state : int or None, default=None
+        Seeds the initial codebook, the directions and re-seeding (the same on
+        every rank).
+
+    Attributes
+    ----------
+    codebook : tensor of shape (codebook_size, dim)
+        The current codes.
+    batch_metrics : dict
+        E, U and C of the last training batch (all ranks together).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skwvq.nn import WassersteinQuantizer
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> vq = WassersteinQuantizer(dim=8, codebook_size=64, random_state=0)
+    >>> z = torch.randn(4, 100, 8, requires_grad=True)
+    >>> quantized, indices, loss = vq(z)
+    >>> quantized.shape, indices.shape, loss.shape
+    (torch.Size([4, 100, 8]), torch.Size([4, 100]), torch.Size([]))
+    >>> vq.eval()(z)[0].equal(vq.get_output_from_indices(indices))
+    True
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        codebook_size: int,
+        *,
+        init="auto",
+        alignment: str = "gaussian",
+        target: str = "auto",
+        alignment_weight: float = 0.05,
+        decay: float | None = None,
+        commitment_weight: float = 1.0,
+        update: str = "statistics",
+        dead_code_threshold: float = 0.01,
+        queue_size: int | None = None,
+        n_projections: int | None = None,
+        accept_image_fmap: bool = False,
+        random_state: int | None = None,
+    ):
+        super().__init__()
+        if alignment not in _LAYER_ALIGNMENTS:
+            raise ValueError(
+                f"alignment must be one of {_LAYER_ALIGNMENTS}, got {alignment!r}."
+            )
+        if update not in _UPDATES:
+            raise ValueError(f"update must be one of {_UPDATES}, got {update!r}.")
+        if update == "gradient" and alignment != "gaussian":
+            raise ValueError(
+                "update='gradient' (the paper's variant) trains the codebook on the "
+                "Gaussian W2 loss; use alignment='gaussian'."
+            )
+        if not 0.0 <= alignment_weight <= 1.0:
+            raise ValueError(
+                f"alignment_weight must be in [0, 1], got {alignment_weight}."
+            )
+        if decay is not None and not 0.0 <= decay < 1.0:
+            raise ValueError(f"decay must be in [0, 1) or None, got {decay}.")
+        self.dim, self.codebook_size = int(dim), int(codebook_size)
+        self.init = init
+        self.alignment = alignment
+        self.method = ALIGNMENTS[alignment]
+        self.target = resolve_target(self.method, target)
+        self.alignment_weight = float(alignment_weight)
+        self.decay = decay
+        self.commitment_weight = float(commitment_weight)
+        self.update = update
+        self.dead_code_threshold = float(dead_code_threshold)
+        self.queue_size = (
+            max(4 * self.codebook_size, 4096) if queue_size is None else int(queue_size)
+        )
+        self.n_projections = n_projections
+        self.accept_image_fmap = accept_image_fmap
+        self.random_state = random_state
+        self._rng = check_random_state(random_state)
+        self._synchronized = False
+        self._sliced = None
+        self._sliced_built_at = -1
+
+        start = self._given_codebook(init)
+        codebook = torch.zeros(self.codebook_size, self.dim) if start is None else start
+        if update == "gradient":
+            self.codebook_parameter = nn.Parameter(codebook)
+        else:
+            self.register_buffer("codebook_buffer", codebook)
+        K, d = self.codebook_size, self.dim
+        f64 = torch.float64
+        self.register_buffer("initialized", torch.tensor(start is not None))
+        self.register_buffer("running_counts", torch.zeros(K, dtype=f64))
+        self.register_buffer("running_sums", torch.zeros(K, d, dtype=f64))
+        self.register_buffer("running_weight", torch.zeros((), dtype=f64))
+        self.register_buffer("feature_sum", torch.zeros(d, dtype=f64))
+        self.register_buffer("feature_outer", torch.zeros(d, d, dtype=f64))
+        self.register_buffer("queue", torch.zeros(self.queue_size, d))
+        self.register_buffer("queue_filled", torch.zeros((), dtype=torch.long))
+        self.register_buffer("queue_next", torch.zeros((), dtype=torch.long))
+        self.register_buffer("rows_seen", torch.zeros((), dtype=torch.long))
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        self.register_buffer("usage", torch.zeros(K, dtype=f64))
+        self.batch_metrics = {}
+
+    # ------------------------------------------------------------ codebook --
+    def _given_codebook(self, init):
+        if isinstance(init, str) or callable(init):
+            return None
+        codebook = torch.as_tensor(np.asarray(to_host(init)), dtype=torch.float32)
+        if codebook.shape != (self.codebook_size, self.dim):
+            raise ValueError(
+                f"init has shape {tuple(codebook.shape)}, expected "
+                f"({self.codebook_size}, {self.dim})."
+            )
+        if not torch.isfinite(codebook).all():
+            raise ValueError("init contains NaN or infinity.")
+        return codebook.clone()
+
+    @property
+    def codebook(self):
+        """The current codes, shape ``(codebook_size, dim)``."""
+        if self.update == "gradient":
+            return self.codebook_parameter
+        return self.codebook_buffer
+
+    def _set_codebook(self, codebook) -> None:
+        with torch.no_grad():
+            self.codebook.copy_(codebook.to(self.codebook.dtype))
+
+    # -------------------------------------------------------------- shapes --
+    def _flatten(self, x):
+        """``(rows, dim)`` features and a function that restores ``x``'s layout."""
+        if self.accept_image_fmap:
+            if x.dim() != 4 or x.shape[1] != self.dim:
+                raise ValueError(
+                    f"expected a (B, {self.dim}, H, W) feature map, got {tuple(x.shape)}."
+                )
+            B, C, H, W = x.shape
+            flat = x.permute(0, 2, 3, 1).reshape(-1, C)
+            return flat, (
+                lambda v: v.reshape(B, H, W, C).permute(0, 3, 1, 2),
+                lambda i: i.reshape(B, H, W),
+            )
+        if x.dim() not in (2, 3) or x.shape[-1] != self.dim:
+            raise ValueError(
+                f"expected (B, {self.dim}) or (B, N, {self.dim}) features, got "
+                f"{tuple(x.shape)}; pass accept_image_fmap=True for (B, C, H, W) maps."
+            )
+        shape = x.shape
+        return x.reshape(-1, self.dim), (
+            lambda v: v.reshape(shape),
+            lambda i: i.reshape(shape[:-1]),
+        )
+
+    def _row_weights(self, x, mask, lens):
+        """Weight 1 for positions in use, 0 for padding (from ``mask`` or ``lens``)."""
+        if lens is not None:
+            if x.dim() != 3:
+                raise ValueError("lens needs (B, N, dim) features.")
+            positions = torch.arange(x.shape[1], device=x.device)
+            mask = positions[None, :] < torch.as_tensor(lens, device=x.device)[:, None]
+        if mask is None:
+            return None
+        expected = (
+            x.shape[:-1] if not self.accept_image_fmap else (x.shape[0], *x.shape[2:])
+        )
+        if tuple(mask.shape) != tuple(expected):
+            raise ValueError(
+                f"mask has shape {tuple(mask.shape)}, expected {tuple(expected)}."
+            )
+        return mask.reshape(-1).to(torch.float64)
+
+    # ------------------------------------------------------------- forward --
+    def forward(self, x, mask=None, lens=None, *, freeze_codebook: bool = False):
+        """Quantize ``x``; in training mode also update the codebook (statistics mode).
+
+        Parameters
+        ----------
+        x : tensor of shape (B, dim), (B, N, dim), or (B, dim, H, W) with ``accept_image_fmap``
+            float16 and bfloat16 features are quantized in float32.
+        mask : bool tensor of shape (B, N) (or (B, H, W)), default=None
+            True where a position is real; padded positions are quantized but
+            take no part in the statistics, the usage or the loss.
+        lens : int tensor of shape (B,), default=None
+            Sequence lengths, another way to give ``mask`` for (B, N, dim).
+        freeze_codebook : bool, default=False
+            Quantize without updating anything (codebook, statistics, usage),
+            even in training mode.
+
+        Returns
+        -------
+        quantized : tensor shaped as ``x``
+            The codes, with the straight-through gradient of ``x``.
+        indices : long tensor of shape (B,), (B, N) or (B, H, W)
+        loss : tensor of shape ()
+            ``commitment_weight * ||x - sg(q)||^2`` (mean over positions in use);
+            in gradient mode also the codebook and W2 terms.
+        """
+        flat, (restore, restore_indices) = self._flatten(x)
+        weights = self._row_weights(x, mask, lens)
+        features = flat.detach().to(torch.float32)
+        learning = self.training and not freeze_codebook
+        if learning and not self._synchronized:
+            self._synchronize_rng()
+        if learning and not bool(self.initialized):
+            self._initialize(features, weights)
+        nx = TorchBackend(features.device)
+        codebook = self.codebook.detach()
+        in_use = torch.ones(features.shape[0], dtype=torch.float64, device=x.device)
+        if weights is not None:
+            in_use = weights
+        statistics, labels = block_statistics(nx, features, codebook, in_use)
+        if learning:
+            statistics = self._reduced(statistics)
+            self._record(statistics)
+            self._observe(features, in_use)
+            if self.update == "statistics":
+                self._update(statistics, nx)
+        quantized_rows = self.codebook[labels]
+        loss = self._loss(flat, quantized_rows, in_use)
+        # Straight through: the value of q exactly (x - sg(x) is exactly 0) and
+        # the gradient of x; the gradient variant's codebook term has taken its
+        # gradient of q in the loss above.
+        quantized_rows = quantized_rows.detach().to(flat.dtype) + (flat - flat.detach())
+        return restore(quantized_rows), restore_indices(labels), loss
+
+    def _loss(self, flat, quantized_rows, in_use):
+        in_use = in_use.to(flat.dtype)[:, None]
+        total = in_use.sum().clamp(min=1.0) * self.dim
+        commitment = (
+            ((flat - quantized_rows.detach().to(flat.dtype)) ** 2) * in_use
+        ).sum()
+        loss = self.commitment_weight * commitment / total
+        if self.update == "gradient" and self.training:
+            codebook_term = (((flat.detach() - quantized_rows) ** 2) * in_use).sum()
+            loss = loss + codebook_term / total
+            if self.alignment_weight > 0 and float(self.running_weight) > 0:
+                mean, cov = self.feature_moments()
+                loss = loss + self.alignment_weight * gaussian_w2_loss(
+                    mean, cov, self.codebook
+                ).to(loss.dtype)
+        return loss
+
+    # -------------------------------------------------------- the update --
+    def _synchronize_rng(self) -> None:
+        """Under ``torch.distributed``, seed every rank's generator from rank 0's.
+
+        Re-seeding and the sliced directions draw from it, and every rank must
+        draw the same.
+        """
+        seed = torch.tensor(
+            [self._rng.randint(np.iinfo(np.int32).max)], device=self.usage.device
+        )
+        if _distributed():
+            dist.broadcast(seed, src=0)
+        # Drawn alone too, so that one process follows the same draws as a group.
+        self._rng = np.random.RandomState(int(seed.item()))
+        self._synchronized = True
+
+    def _initialize(self, features, weights):
+        """Draw the codebook from the first batch of every rank (the same on all)."""
+        rows = features if weights is None else features[weights > 0]
+        rows = _all_gather_rows(rows)
+        if rows.shape[0] < self.codebook_size:
+            raise ValueError(
+                f"The first training batch has {rows.shape[0]} feature rows, fewer "
+                f"than codebook_size={self.codebook_size}: init={self.init!r} draws "
+                "the codebook from it. Pass a larger batch or an init tensor."
+            )
+        drawn = initial_codebook(
+            rows.cpu().numpy(),
+            self.codebook_size,
+            self.init,
+            np.ones(rows.shape[0]),
+            self._rng,
+        )
+        self._set_codebook(torch.as_tensor(np.asarray(drawn)))
+        self.initialized.fill_(True)
+
+    def _reduced(self, statistics):
+        """The statistics summed over all ranks."""
+        scalars = torch.tensor(
+            [statistics.error, statistics.weight, statistics.rows],
+            dtype=torch.float64,
+            device=statistics.counts.device,
+        )
+        counts, sums = statistics.counts.clone(), statistics.sums.clone()
+        _all_reduce(counts, sums, scalars)
+        error, weight, rows = scalars.tolist()
+        return CodeStatistics(counts, sums, error, weight, int(rows))
+
+    def _record(self, statistics) -> None:
+        """Usage histogram and the batch's E, U, C."""
+        self.usage += statistics.counts
+        counts = to_host(statistics.counts)
+        self.batch_metrics = {
+            "E": statistics.error / statistics.weight
+            if statistics.weight
+            else math.nan,
+            "U": _utilization_from(counts),
+            "C": _perplexity_from(counts) if counts.sum() > 0 else math.nan,
+        }
+
+    def _retained(self, rows: float) -> float:
+        """Fraction of the running statistics kept when ``rows`` new rows arrive."""
+        if self.decay is not None:
+            return self.decay
+        return max(0.0, 1.0 - rows / (HORIZON_ROWS_PER_CODE * self.codebook_size))
+
+    def _observe(self, features, in_use) -> None:
+        """Fold the batch into the feature moments and the queue (all ranks)."""
+        kept = features[in_use > 0]
+        rows = int(self._reduced_count(kept.shape[0]))
+        if rows == 0:
+            return
+        retain = self._retained(rows)
+        z = kept.to(torch.float64)
+        moments = (z.sum(0), z.T @ z, torch.tensor(float(z.shape[0]), dtype=z.dtype))
+        moments = tuple(m.to(self.feature_sum.device) for m in moments)
+        _all_reduce(*moments)
+        self.feature_sum.mul_(retain).add_(moments[0])
+        self.feature_outer.mul_(retain).add_(moments[1])
+        self.running_weight.mul_(retain).add_(moments[2])
+        gathered = _all_gather_rows(kept)
+        self._enqueue(gathered[-self.queue_size :])
+        self.rows_seen += rows
+
+    def _reduced_count(self, n: int) -> int:
+        count = torch.tensor([float(n)], dtype=torch.float64, device=self.usage.device)
+        _all_reduce(count)
+        return int(count.item())
+
+    def _enqueue(self, rows) -> None:
+        n, Q = rows.shape[0], self.queue_size
+        position = (int(self.queue_next) + torch.arange(n, device=rows.device)) % Q
+        self.queue[position.to(self.queue.device)] = rows.to(self.queue)
+        self.queue_next.fill_((int(self.queue_next) + n) % Q)
+        self.queue_filled.fill_(min(Q, int(self.queue_filled) + n))
+
+    def feature_moments(self):
+        """Mean and covariance of the features under the running (decayed) weights."""
+        weight = self.running_weight.clamp(min=1e-300)
+        mean = self.feature_sum / weight
+        cov = self.feature_outer / weight - torch.outer(mean, mean)
+        return mean, (cov + cov.T) / 2
+
+    def _current_alignment(self, nx):
+        if self.alignment == "gaussian":
+            mean, cov = self.feature_moments()
+            return self.method.from_moments(mean, cov, target=self.target)
+        # Sliced: rebuild the sorted projections each time the queue is renewed.
+        if self._sliced is None or int(self.rows_seen) >= (
+            self._sliced_built_at + self.queue_size
+        ):
+            sample = self.queue[: int(self.queue_filled)].cpu().numpy()
+            masses = np.full(sample.shape[0], 1.0 / sample.shape[0])
+            self._sliced = self.method.from_sample(
+                sample,
+                masses,
+                n_codes=self.codebook_size,
+                target=self.target,
+                n_projections=self.n_projections,
+                rng=self._rng,
+                nx=nx,
+            )
+            self._sliced.support = None
+            self._sliced_built_at = int(self.rows_seen)
+        return self._sliced
+
+    @torch.no_grad()
+    def _update(self, statistics, nx) -> None:
+        """The estimator's step on the running statistics, then re-seeding of dead codes."""
+        if statistics.weight <= 0:  # every row masked, on every rank
+            return
+        running = CodeStatistics(
+            self.running_counts,
+            self.running_sums,
+            0.0,
+            float(self.running_counts.sum()),
+            0,
+        )
+        retain = self._retained(statistics.weight)
+        running = running.scaled(retain) + CodeStatistics(
+            statistics.counts, statistics.sums, statistics.error, statistics.weight, 0
+        )
+        alignment = self._current_alignment(nx)
+        codebook = self.codebook.detach()
+        updated, _, _ = step(
+            codebook.to(torch.float64), running, alignment, self.alignment_weight
+        )
+        self.running_counts.copy_(running.counts)
+        self.running_sums.copy_(running.sums)
+        if self.dead_code_threshold > 0:
+            dead = to_host(self.running_counts) < self.dead_code_threshold
+            if dead.any() and int(self.queue_filled) > 0:
+                support = self.queue[: int(self.queue_filled)].cpu().numpy()
+                support = (
+                    support.astype(np.float64),
+                    np.full(support.shape[0], 1.0 / support.shape[0]),
+                )
+                updated = place_unused_codes(updated, dead, support, self._rng)
+        self._set_codebook(updated)
+        self.steps += 1
+
+    # ------------------------------------------------------------- decode --
+    def get_output_from_indices(self, indices):
+        """The codes of ``indices`` (the decoder of forward), shaped ``indices.shape + (dim,)``, or a feature map with ``accept_image_fmap``."""
+        codes = self.codebook[indices]
+        if self.accept_image_fmap:
+            return codes.permute(0, 3, 1, 2)
+        return codes
+
+    # -------------------------------------------------------------- usage --
+    def utilization(self) -> float:
+        """Share of codes used since the last ``reset_usage`` (over all ranks)."""
+        return _utilization_from(to_host(self.usage))
+
+    def perplexity(self) -> float:
+        """Perplexity of code usage since the last ``reset_usage``."""
+        usage = to_host(self.usage)
+        return _perplexity_from(usage) if usage.sum() > 0 else math.nan
+
+    def dead_codes(self):
+        """Indices of the codes unused since the last ``reset_usage``."""
+        return torch.nonzero(self.usage == 0).flatten()
+
+    def reset_usage(self) -> None:
+        """Start a new usage histogram (e.g. at the start of an epoch)."""
+        self.usage.zero_()
+
+    # ------------------------------------------------ estimator round trip --
+    @classmethod
+    def from_estimator(cls, estimator, **kwargs) -> WassersteinQuantizer:
+        """A layer starting from a fitted ``WassersteinVQ``'s codebook and settings.
+
+        ``alignment`` (sliced or gaussian; exact becomes sliced), ``target``,
+        ``alignment_weight`` and ``random_state`` are taken from the estimator
+        unless given in ``kwargs``.
+        """
+        codebook = np.asarray(estimator.codebook_)
+        settings = dict(
+            alignment="gaussian" if estimator.alignment == "gaussian" else "sliced",
+            target=estimator.target,
+            alignment_weight=estimator.alignment_weight,
+            random_state=estimator.random_state,
+        )
+        settings.update(kwargs)
+        return cls(codebook.shape[1], codebook.shape[0], init=codebook, **settings)
+
+    def to_estimator(self, X=None):
+        """A fitted ``WassersteinVQ`` holding this layer's codebook.
+
+        Parameters
+        ----------
+        X : array or tensor of shape (n_samples, dim), default=None
+            Features whose labels and inertia the estimator reports
+            (``labels_``, ``inertia_``); without them ``labels_`` is empty and
+            ``inertia_`` NaN.
+
+        Returns
+        -------
+        WassersteinVQ
+            Fitted: ``predict``, ``transform`` and ``score`` use the layer's codes.
+        """
+        from ._solver import SolverState
+        from .backends import backend_of
+        from .estimator import WassersteinVQ
+
+        codebook = self.codebook.detach().cpu().numpy()
+        estimator = WassersteinVQ(
+            self.codebook_size,
+            alignment=self.alignment,
+            target=self.target,
+            alignment_weight=self.alignment_weight,
+            init=codebook,
+            random_state=self.random_state,
+        )
+        estimator.n_features_in_ = self.dim
+        labels, inertia = np.empty(0, dtype=np.int64), math.nan
+        if X is not None:
+            X = np.asarray(to_host(X), dtype=codebook.dtype)
+            result = backend_of().assign(X, codebook)
+            labels, inertia = result.labels, float(result.sq_distances.sum())
+        state = SolverState(codebook=codebook, n_steps=int(self.steps))
+        estimator._set_fitted(backend_of(), state, labels, inertia)
+        return estimator
