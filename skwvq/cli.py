@@ -1,4 +1,4 @@
-"""Command line: ``skwvq compare`` runs KMeans, MiniBatchKMeans and WassersteinVQ side by side."""
+"""Command line: ``skwvq compare`` runs KMeans, MiniBatchKMeans and WassersteinVQ side by side, and with torch the VQ layers."""
 
 from __future__ import annotations
 
@@ -155,6 +155,51 @@ def _methods(
     return methods
 
 
+class _TrainedLayer:
+    """A VQ layer trained on the rows of X for ``epochs`` epochs, with ``fit`` and ``cluster_centers_``."""
+
+    def __init__(self, make_layer: Callable[[], object], epochs: int, seed: int):
+        self.make_layer, self.epochs, self.seed = make_layer, epochs, seed
+
+    def fit(self, X: np.ndarray) -> _TrainedLayer:
+        from ._reference_layers import train_layer
+
+        self.cluster_centers_ = train_layer(
+            self.make_layer(), X, epochs=self.epochs, seed=self.seed
+        )
+        return self
+
+
+def _layer_methods(
+    init: np.ndarray, max_iter: int, seed: int
+) -> list[tuple[str, Callable[[], object]]]:
+    """(name, factory) of the VQ layers, trained for ``max_iter`` epochs of batches of 1024 rows from ``init``."""
+    from ._reference_layers import EmaVQ, StraightThroughVQ
+    from .nn import WassersteinQuantizer
+
+    K, d = init.shape
+    layers = [
+        ("VQ layer (straight-through)", lambda: StraightThroughVQ(init)),
+        ("VQ layer (EMA 0.99)", lambda: EmaVQ(init)),
+        (
+            "WassersteinQuantizer",
+            lambda: WassersteinQuantizer(d, K, init=init, random_state=seed),
+        ),
+    ]
+    return [
+        (name, lambda make=make: _TrainedLayer(make, max_iter, seed))
+        for name, make in layers
+    ]
+
+
+def _torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _warm_up(dtypes: set[np.dtype], alignments: Sequence[str]) -> None:
     """Compile the numba kernels on a tiny problem so no timed fit pays for it."""
     rng = np.random.default_rng(0)
@@ -178,7 +223,11 @@ def _score(dataset: Dataset, method: str, model, fit_seconds: float) -> Row:
 
 
 def compare(
-    dataset: Dataset, alignments: Sequence[str], max_iter: int, seed: int
+    dataset: Dataset,
+    alignments: Sequence[str],
+    max_iter: int,
+    seed: int,
+    layers: bool = False,
 ) -> list[Row]:
     """Fit every method on ``dataset`` from its shared init and score it on all of X.
 
@@ -193,6 +242,11 @@ def compare(
         Iterations (epochs for ``MiniBatchKMeans``) allowed to every method.
     seed : int
         ``random_state`` of every method.
+    layers : bool, default=False
+        Also train three VQ layers (needs torch) on the rows of X, ``max_iter``
+        epochs of batches of 1024 from the same init: a plain straight-through
+        layer and an EMA layer, the two that collapse from a far start, and
+        ``skwvq.nn.WassersteinQuantizer``.
 
     Returns
     -------
@@ -209,7 +263,10 @@ def compare(
     ['KMeans', 'MiniBatchKMeans', 'WassersteinVQ(gaussian)']
     """
     rows = []
-    for method, make in _methods(dataset.init, alignments, max_iter, seed):
+    methods = _methods(dataset.init, alignments, max_iter, seed)
+    if layers:
+        methods += _layer_methods(dataset.init, max_iter, seed)
+    for method, make in methods:
         model = make()
         start = time.perf_counter()
         model.fit(dataset.X)
@@ -271,7 +328,9 @@ def _build_parser() -> argparse.ArgumentParser:
             "E, utilization U, perplexity C, Gaussian 2-Wasserstein distance W and "
             "fit time. Without --data: the mismatched-init Gaussian case (d=8, "
             "codebook initialised 8 standard deviations from the data) and the "
-            "pixels of scikit-learn's china.jpg."
+            "pixels of scikit-learn's china.jpg. With torch installed, also "
+            "train a straight-through VQ layer, an EMA VQ layer and skwvq's "
+            "WassersteinQuantizer for as many epochs."
         ),
     )
     compare_parser.add_argument(
@@ -339,7 +398,9 @@ def _run_compare(args: argparse.Namespace) -> int:
     _warm_up({dataset.X.dtype for dataset in datasets}, alignments)
     all_rows = []
     for index, dataset in enumerate(datasets):
-        rows = compare(dataset, alignments, args.max_iter, args.seed)
+        rows = compare(
+            dataset, alignments, args.max_iter, args.seed, _torch_available()
+        )
         if index:
             print()
         print(_format_table(dataset.title, rows), flush=True)

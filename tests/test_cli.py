@@ -19,6 +19,17 @@ ALL_METHODS = [
     "WassersteinVQ(sliced)",
     "WassersteinVQ(exact)",
 ]
+LAYER_METHODS = [
+    "VQ layer (straight-through)",
+    "VQ layer (EMA 0.99)",
+    "WassersteinQuantizer",
+]
+try:
+    import torch  # noqa: F401
+except ImportError:
+    pass
+else:  # with torch, compare trains the VQ layers too
+    ALL_METHODS = ALL_METHODS + LAYER_METHODS
 NUMERIC_COLUMNS = ["E", "E/KMeans", "U", "C", "W", "fit s"]
 
 
@@ -81,6 +92,20 @@ def test_compare_builtin_prints_one_table_per_data_set_with_every_method(capsys)
         )
 
 
+def test_compare_shows_the_vq_layers_collapse_where_skwvqs_layer_does_not(capsys):
+    pytest.importorskip("torch")
+    status, out, err = _run(
+        ["compare", "--n-samples", "4000", "--n-clusters", "32", "--max-iter", "10"],
+        capsys,
+    )
+    assert status == 0, err
+    gaussian = next(iter(_tables(out).values()))
+    assert gaussian["VQ layer (straight-through)"]["U"] < 0.1
+    assert gaussian["VQ layer (EMA 0.99)"]["U"] < 0.1
+    assert gaussian["WassersteinQuantizer"]["U"] >= 0.99
+    assert gaussian["WassersteinQuantizer"]["E/KMeans"] < 1.1
+
+
 @pytest.mark.parametrize("suffix", [".npy", ".csv"])
 def test_compare_on_a_user_file(tmp_path, blobs, suffix, capsys):
     path = tmp_path / f"points{suffix}"
@@ -118,7 +143,11 @@ def test_single_alignment_gives_one_wassersteinvq_row(tmp_path, blobs, capsys):
     )
     assert status == 0
     (rows,) = _tables(out).values()
-    assert list(rows) == ["KMeans", "MiniBatchKMeans", "WassersteinVQ(gaussian)"]
+    assert [method for method in rows if method not in LAYER_METHODS] == [
+        "KMeans",
+        "MiniBatchKMeans",
+        "WassersteinVQ(gaussian)",
+    ]
 
 
 def test_csv_output_has_every_row(tmp_path, blobs, capsys):
