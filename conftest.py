@@ -10,7 +10,12 @@ collect_ignore = []
 if importlib.util.find_spec("triton") is None:
     collect_ignore.append("skwvq/assignment_triton.py")
 if not HAVE_TORCH:
-    collect_ignore.append("skwvq/assignment_torch.py")
+    collect_ignore += [
+        "skwvq/assignment_torch.py",
+        "skwvq/nn.py",
+        "skwvq/_reference_layers.py",
+        "tests/ddp_worker.py",
+    ]
 
 
 def pytest_collection_modifyitems(config, items):

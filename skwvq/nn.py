@@ -31,7 +31,7 @@ from ._solver import HORIZON_ROWS_PER_CODE, CodeStatistics, block_statistics, st
 from .alignment import ALIGNMENTS
 from .alignment._base import resolve_target
 from .alignment._moments import sqrtm_psd
-from .backends import TorchBackend, to_host
+from .backends import _torch_backend, to_host
 from .initialization import initial_codebook
 from .metrics import _perplexity_from, _utilization_from
 from .update import place_unused_codes
@@ -364,36 +364,40 @@ class WassersteinQuantizer(nn.Module):
             self._synchronize_rng()
         if learning and not bool(self.initialized):
             self._initialize(features, weights)
-        nx = TorchBackend(features.device)
+        nx = _torch_backend(str(features.device))
         codebook = self.codebook.detach()
-        in_use = torch.ones(features.shape[0], dtype=torch.float64, device=x.device)
-        if weights is not None:
-            in_use = weights
+        in_use = weights
+        if in_use is None:
+            in_use = torch.ones(features.shape[0], dtype=torch.float64, device=x.device)
         statistics, labels = block_statistics(nx, features, codebook, in_use)
         if learning:
             statistics = self._reduced(statistics)
             self._record(statistics)
-            self._observe(features, in_use)
+            self._observe(features, weights, statistics.weight)
             if self.update == "statistics":
                 self._update(statistics, nx)
         quantized_rows = self.codebook[labels]
-        loss = self._loss(flat, quantized_rows, in_use)
+        loss = self._loss(flat, quantized_rows, weights)
         # Straight through: the value of q exactly (x - sg(x) is exactly 0) and
         # the gradient of x; the gradient variant's codebook term has taken its
         # gradient of q in the loss above.
         quantized_rows = quantized_rows.detach().to(flat.dtype) + (flat - flat.detach())
         return restore(quantized_rows), restore_indices(labels), loss
 
-    def _loss(self, flat, quantized_rows, in_use):
-        in_use = in_use.to(flat.dtype)[:, None]
-        total = in_use.sum().clamp(min=1.0) * self.dim
-        commitment = (
-            ((flat - quantized_rows.detach().to(flat.dtype)) ** 2) * in_use
-        ).sum()
-        loss = self.commitment_weight * commitment / total
+    def _loss(self, flat, quantized_rows, weights):
+        """Mean squared gaps over the positions in use (``weights`` None: all)."""
+
+        def mean(squares):
+            if weights is None:
+                return squares.mean() if squares.numel() else squares.sum()
+            in_use = weights.to(squares.dtype)[:, None]
+            return (squares * in_use).sum() / (in_use.sum().clamp(min=1.0) * self.dim)
+
+        loss = self.commitment_weight * mean(
+            (flat - quantized_rows.detach().to(flat.dtype)) ** 2
+        )
         if self.update == "gradient" and self.training:
-            codebook_term = (((flat.detach() - quantized_rows) ** 2) * in_use).sum()
-            loss = loss + codebook_term / total
+            loss = loss + mean((flat.detach() - quantized_rows) ** 2)
             if self.alignment_weight > 0 and float(self.running_weight) > 0:
                 mean, cov = self.feature_moments()
                 loss = loss + self.alignment_weight * gaussian_w2_loss(
@@ -439,6 +443,8 @@ class WassersteinQuantizer(nn.Module):
 
     def _reduced(self, statistics):
         """The statistics summed over all ranks."""
+        if not _distributed():
+            return statistics
         scalars = torch.tensor(
             [statistics.error, statistics.weight, statistics.rows],
             dtype=torch.float64,
@@ -467,12 +473,11 @@ class WassersteinQuantizer(nn.Module):
             return self.decay
         return max(0.0, 1.0 - rows / (HORIZON_ROWS_PER_CODE * self.codebook_size))
 
-    def _observe(self, features, in_use) -> None:
-        """Fold the batch into the feature moments and the queue (all ranks)."""
-        kept = features[in_use > 0]
-        rows = int(self._reduced_count(kept.shape[0]))
-        if rows == 0:
+    def _observe(self, features, weights, rows: float) -> None:
+        """Fold the batch into the feature moments and the queue; ``rows`` counts all ranks'."""
+        if rows <= 0:
             return
+        kept = features if weights is None else features[weights > 0]
         retain = self._retained(rows)
         z = kept.to(torch.float64)
         moments = (z.sum(0), z.T @ z, torch.tensor(float(z.shape[0]), dtype=z.dtype))
@@ -483,12 +488,7 @@ class WassersteinQuantizer(nn.Module):
         self.running_weight.mul_(retain).add_(moments[2])
         gathered = _all_gather_rows(kept)
         self._enqueue(gathered[-self.queue_size :])
-        self.rows_seen += rows
-
-    def _reduced_count(self, n: int) -> int:
-        count = torch.tensor([float(n)], dtype=torch.float64, device=self.usage.device)
-        _all_reduce(count)
-        return int(count.item())
+        self.rows_seen += int(round(rows))
 
     def _enqueue(self, rows) -> None:
         n, Q = rows.shape[0], self.queue_size

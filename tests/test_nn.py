@@ -310,3 +310,16 @@ def test_two_gloo_ranks_hold_the_single_process_codebook(alignment, tmp_path):
         np.testing.assert_allclose(
             saved["running_counts"], single.running_counts.numpy(), rtol=1e-9
         )
+
+
+def test_the_layer_runs_on_cuda():
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    layer = WassersteinQuantizer(8, 64, random_state=0).cuda()
+    z = features(2048, 8).cuda()
+    quantized, _, _ = layer(z.half())
+    assert quantized.device.type == "cuda" and quantized.dtype == torch.float16
+    layer.eval()
+    _, indices, _ = layer(z)
+    reference = torch.cdist(z.double(), layer.codebook.double()).argmin(1)
+    assert torch.equal(indices, reference)
