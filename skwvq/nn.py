@@ -399,9 +399,9 @@ class WassersteinQuantizer(nn.Module):
         if self.update == "gradient" and self.training:
             loss = loss + mean((flat.detach() - quantized_rows) ** 2)
             if self.alignment_weight > 0 and float(self.running_weight) > 0:
-                mean, cov = self.feature_moments()
+                feature_mean, feature_cov = self.feature_moments()
                 loss = loss + self.alignment_weight * gaussian_w2_loss(
-                    mean, cov, self.codebook
+                    feature_mean, feature_cov, self.codebook
                 ).to(loss.dtype)
         return loss
 
@@ -532,21 +532,22 @@ class WassersteinQuantizer(nn.Module):
         """The estimator's step on the running statistics, then re-seeding of dead codes."""
         if statistics.weight <= 0:  # every row masked, on every rank
             return
-        running = CodeStatistics(
+        previous = CodeStatistics(
             self.running_counts,
             self.running_sums,
             0.0,
             float(self.running_counts.sum()),
             0,
         )
-        retain = self._retained(statistics.weight)
-        running = running.scaled(retain) + CodeStatistics(
-            statistics.counts, statistics.sums, statistics.error, statistics.weight, 0
-        )
-        alignment = self._current_alignment(nx)
-        codebook = self.codebook.detach()
-        updated, _, _ = step(
-            codebook.to(torch.float64), running, alignment, self.alignment_weight
+        # The alignments built here carry no support, so step leaves re-seeding
+        # to the running-count rule below.
+        updated, running, _ = step(
+            self.codebook.detach().to(torch.float64),
+            statistics,
+            self._current_alignment(nx),
+            self.alignment_weight,
+            running=previous,
+            retain=self._retained(statistics.weight),
         )
         self.running_counts.copy_(running.counts)
         self.running_sums.copy_(running.sums)
