@@ -149,7 +149,8 @@ class WassersteinQuantizer(nn.Module):
         Codes whose running count falls below this many rows are re-seeded on
         the queued features that the live codes serve worst
         (``skwvq.update.place_unused_codes``), after the alignment has had its
-        chance. 0 turns re-seeding off.
+        chance, and credited with the one row they are placed on. 0 turns
+        re-seeding off.
     queue_size : int, default=None
         Recent features kept (all ranks' together) for the sliced alignment and
         for re-seeding: ``max(4 K, 4096)`` if None.
@@ -559,7 +560,15 @@ class WassersteinQuantizer(nn.Module):
                     support.astype(np.float64),
                     np.full(support.shape[0], 1.0 / support.shape[0]),
                 )
-                updated = place_unused_codes(updated, dead, support, self._rng)
+                placed = place_unused_codes(updated, dead, support, self._rng)
+                moved = (placed != updated).any(1)
+                # A code placed on a feature row is credited with that row, so
+                # that it keeps its place until features reach it (about
+                # 4.6 x 50 K rows at the default decay) instead of being
+                # placed again at every batch that happens to miss it.
+                self.running_counts[moved] = 1.0
+                self.running_sums[moved] = placed[moved]
+                updated = placed
         self._set_codebook(updated)
         self.steps += 1
 
