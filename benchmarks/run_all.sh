@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Nightly-style run of every benchmark, one after another (about 1.5 hours on 2 cores).
+# Nightly-style run of every benchmark, one after another (about 3 hours on 2 cores).
 # Pass --quick to run every script in its quick mode instead (a few minutes).
 set -euo pipefail
 cd "$(dirname "$0")"
 mode=("$@")
 for script in defaults promise assign fit scaling streaming \
-    paper_prototypical paper_atomic paper_sweeps real_data sparse; do
+    paper_prototypical paper_atomic paper_sweeps real_data sparse layer_simulation vqvae; do
   echo "=== ${script} $(date -u +%H:%M:%S)"
   python "${script}.py" "${mode[@]}"
 done
