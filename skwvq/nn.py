@@ -180,7 +180,8 @@ class WassersteinQuantizer(nn.Module):
     >>> quantized, indices, loss = vq(z)
     >>> quantized.shape, indices.shape, loss.shape
     (torch.Size([4, 100, 8]), torch.Size([4, 100]), torch.Size([]))
-    >>> vq.eval()(z)[0].equal(vq.get_output_from_indices(indices))
+    >>> quantized, indices, _ = vq.eval()(z)
+    >>> quantized.equal(vq.get_output_from_indices(indices))
     True
     """
 
