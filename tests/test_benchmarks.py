@@ -1,4 +1,4 @@
-"""The paper-reproduction and sparse-input benchmark scripts run end to end in their smallest mode.
+"""The paper-reproduction, sparse-input and layer benchmark scripts run end to end in their smallest mode.
 
 Each test imports one script's ``main`` and runs it with ``--tiny`` (a hidden,
 smaller-than-``--quick`` mode) into a temporary directory, then checks that the
@@ -45,6 +45,13 @@ CASES = {
         figures=["real_data-quick.png", "real_data_china-quick.png"],
     ),
     "sparse": dict(text=["method"], figures=[]),
+    "layer_simulation": dict(
+        text=["method"], figures=["layer_simulation-quick.png"], requires=["torch"]
+    ),
+    # codebook_lr is NaN for the layers that train no codebook.
+    "vqvae": dict(
+        text=["data", "method", "codebook_lr"], figures=[], requires=["torch"]
+    ),
 }
 
 
@@ -85,6 +92,8 @@ def load_script(name: str) -> ModuleType:
 def test_benchmark_script_writes_csv_and_figures(name, tmp_path):
     pytest.importorskip("matplotlib")
     case = CASES[name]
+    for module in case.get("requires", []):
+        pytest.importorskip(module)
     with threadpool_limits(1):
         status = load_script(name).main(["--quick", "--tiny", "--out", str(tmp_path)])
     assert status == 0
