@@ -262,7 +262,7 @@ class WassersteinQuantizer(nn.Module):
         self.register_buffer("rows_seen", torch.zeros((), dtype=torch.long))
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
         self.register_buffer("usage", torch.zeros(K, dtype=f64))
-        self.batch_metrics = {}
+        self._last_batch = None
 
     # ------------------------------------------------------------ codebook --
     def _given_codebook(self, init):
@@ -458,10 +458,22 @@ class WassersteinQuantizer(nn.Module):
         return CodeStatistics(counts, sums, error, weight, int(rows))
 
     def _record(self, statistics) -> None:
-        """Usage histogram and the batch's E, U, C."""
+        """Usage histogram; the batch's statistics for ``batch_metrics``."""
         self.usage += statistics.counts
+        self._last_batch = statistics
+
+    @property
+    def batch_metrics(self) -> dict:
+        """E, U and C of the last training batch (all ranks together).
+
+        Computed when read, from the statistics the update gathered, so that
+        the training step pays nothing for them.
+        """
+        statistics = self._last_batch
+        if statistics is None:
+            return {}
         counts = to_host(statistics.counts)
-        self.batch_metrics = {
+        return {
             "E": statistics.error / statistics.weight
             if statistics.weight
             else math.nan,
@@ -482,21 +494,24 @@ class WassersteinQuantizer(nn.Module):
         kept = features if weights is None else features[weights > 0]
         retain = self._retained(rows)
         z = kept.to(torch.float64)
-        moments = (z.sum(0), z.T @ z, torch.tensor(float(z.shape[0]), dtype=z.dtype))
-        moments = tuple(m.to(self.feature_sum.device) for m in moments)
-        _all_reduce(*moments)
-        self.feature_sum.mul_(retain).add_(moments[0])
-        self.feature_outer.mul_(retain).add_(moments[1])
-        self.running_weight.mul_(retain).add_(moments[2])
+        feature_sum, feature_outer = z.sum(0), z.T @ z
+        _all_reduce(feature_sum, feature_outer)
+        self.feature_sum.mul_(retain).add_(feature_sum)
+        self.feature_outer.mul_(retain).add_(feature_outer)
+        # ``rows`` is already the all-ranks weight of the rows in use (0 or 1 each).
+        self.running_weight.mul_(retain).add_(rows)
         gathered = _all_gather_rows(kept)
         self._enqueue(gathered[-self.queue_size :])
         self.rows_seen += int(round(rows))
 
     def _enqueue(self, rows) -> None:
+        """Write ``rows`` (at most ``queue_size``) into the ring buffer after its last write."""
         n, Q = rows.shape[0], self.queue_size
-        position = (int(self.queue_next) + torch.arange(n, device=rows.device)) % Q
-        self.queue[position.to(self.queue.device)] = rows.to(self.queue)
-        self.queue_next.fill_((int(self.queue_next) + n) % Q)
+        start = int(self.queue_next)
+        head = min(n, Q - start)
+        self.queue[start : start + head] = rows[:head]
+        self.queue[: n - head] = rows[head:]
+        self.queue_next.fill_((start + n) % Q)
         self.queue_filled.fill_(min(Q, int(self.queue_filled) + n))
 
     def feature_moments(self):
