@@ -44,7 +44,7 @@ CASES = {
         text=["data", "method"],
         figures=["real_data-quick.png", "real_data_china-quick.png"],
     ),
-    "sparse": dict(text=["method"], figures=[]),
+    "sparse_input": dict(text=["method"], figures=[]),
     "layer_simulation": dict(
         text=["method"], figures=["layer_simulation-quick.png"], requires=["torch"]
     ),

@@ -14,8 +14,8 @@ taken seed by seed against KMeans before the median. The peak memory a fit
 allocates (``tracemalloc``, first seed, in a separate untimed fit) is set beside
 the densified matrix's size.
 
-Run: ``python benchmarks/sparse.py`` (about 4 minutes on 2 cores) or ``--quick``
-(5,000 × 20,000, K = 64, one seed). Writes results/sparse.csv (``-quick`` suffix
+Run: ``python benchmarks/sparse_input.py`` (about 4 minutes on 2 cores) or ``--quick``
+(5,000 × 20,000, K = 64, one seed). Writes results/sparse_input.csv (``-quick`` suffix
 in quick mode; ``--out DIR`` puts it in DIR).
 """
 
@@ -40,7 +40,7 @@ from _common import format_table, machine_description
 from skwvq import WassersteinVQ
 from skwvq.metrics import codebook_perplexity, codebook_utilization, quantization_error
 
-NAME = "sparse"
+NAME = "sparse_input"
 METHODS = ("WVQ (default)", "KMeans++", "MiniBatchKMeans")
 HEADER = [
     "n_samples",
