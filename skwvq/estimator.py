@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,13 +23,14 @@ from sklearn.utils.validation import (
 )
 
 from ._solver import HORIZON_ROWS_PER_CODE, SolverState, StoppingRule, run
-from ._sources import FullBatch, MiniBatches, SingleBatch
+from ._sources import SingleBatch, batch_source
 from ._tensors import check_tensor, like_input, numpy_dtype
 from .alignment import ALIGNMENTS, TARGETS, mean_feature_variance, resolve_target
 from .assignment_sparse import as_csr
 from .backends import (
     BACKENDS,
     import_torch,
+    is_dask_collection,
     is_tensor,
     resolve_backend,
     to_host,
@@ -63,6 +65,33 @@ def _unchanged_on_error(estimator):
         vars(estimator).clear()
         vars(estimator).update(saved)
         raise
+
+
+def _final_assignment(nx, X, codebook, sample_weight):
+    """Labels, inertia and the number of codes with rows, for the fitted codebook.
+
+    The rows of a Dask fit give lazy labels and compute the rest on the cluster.
+    """
+    if hasattr(X, "final_assignment"):
+        return X.final_assignment(to_host(codebook))
+    final = nx.assign(X, codebook, sample_weight=sample_weight)
+    inertia = float(nx.sum(sample_weight * final.sq_distances))
+    return final.labels, inertia, np.unique(to_host(final.labels)).size
+
+
+def _lazy_on_dask(method):
+    """Make an inference method map a dask X block by block (``skwvq._dask``), lazily."""
+
+    @functools.wraps(method)
+    def inference(self, X, *args, **kwargs):
+        if not is_dask_collection(X):
+            return method(self, X, *args, **kwargs)
+        from . import _dask
+
+        check_is_fitted(self)
+        return _dask.map_inference(self, X, method.__name__)
+
+    return inference
 
 
 class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
@@ -374,8 +403,25 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         return import_torch().tensor(self.codebook_, device=self.device_)
 
     def _validate_X(self, X, *, reset: bool):
-        """The backend for X, and X validated: tensors stay tensors for the torch backend."""
+        """The backend for X, and X validated: tensors stay tensors for the torch backend.
+
+        A dask array or DataFrame becomes the persisted rows of a Dask fit
+        (``skwvq._dask.DaskRows``); its values are checked in the fit's first
+        pass, on the cluster.
+        """
         nx = resolve_backend(self.backend, self.device, X)
+        if is_dask_collection(X):
+            if nx.__name__ == "torch":
+                raise TypeError(
+                    "A dask array is fitted by the numpy kernels on its workers; "
+                    "use backend='auto' or 'numpy' without a device."
+                )
+            from ._dask import DaskRows
+
+            # A dask DataFrame's feature names are those of its (empty) pandas meta.
+            described = X._meta if hasattr(X, "columns") else X
+            validate_data(self, described, skip_check_array=True, reset=reset)
+            return nx, DaskRows(X)
         if is_tensor(X) and nx.__name__ == "torch":
             X = check_tensor(X)
             if reset:
@@ -452,6 +498,12 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             init = check_codebook(init, n_codes, n_features, dtype, "init array")
         return sample_weight, init, self._sample_size(n_samples, n_codes)
 
+    def _needs_covariance(self) -> bool:
+        """Whether the fit needs the data's covariance (else only its variances)."""
+        return self.alignment == "gaussian" or (
+            isinstance(self.init, str) and self.init == "gaussian"
+        )
+
     def _warm_started(self, n_features: int) -> bool:
         """Whether ``fit`` goes on from the fitted codebook (``warm_start``), checked against X."""
         if not (self.warm_start and hasattr(self, "codebook_")):
@@ -521,9 +573,17 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             nx, X = self._validate_X(X, reset=True)
             warm = self._warm_started(X.shape[1])
             n_codes = self.n_clusters_ if warm else self._n_codes(X.shape[0])
+            if hasattr(X, "scan"):
+                # A Dask fit's first pass: finite values, weights and moments.
+                sample_weight = X.scan(
+                    sample_weight, covariance=self._needs_covariance()
+                )
             sample_weight, init, sample_size = self._check_fit_inputs(
                 X, sample_weight, n_codes
             )
+            if callable(init) and hasattr(X, "array"):
+                user_init = init
+                init = lambda _, n_codes, rng: user_init(X.array, n_codes, rng)  # noqa: E731
             rng = check_random_state(self.random_state)
             codebook = initial_codebook(X, n_codes, init, sample_weight, rng)
             # A warm start goes on along the schedule where the earlier fits left it.
@@ -547,10 +607,10 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
                 epoch_rows=n_samples,
             )
             if self.batch_size is None or self.batch_size >= n_samples:
-                source, horizon = FullBatch(nx, X, weights), None
+                source, horizon = batch_source(nx, X, weights), None
                 stopping.settle = self.alignment_decay < 1
             else:
-                source = MiniBatches(nx, X, weights, self.batch_size)
+                source = batch_source(nx, X, weights, self.batch_size)
                 horizon = self._horizon(n_codes)
                 stopping.max_no_improvement = self.max_no_improvement
             state = run(
@@ -564,13 +624,11 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
                 rng=rng,
                 verbose=self.verbose,
             )
-            final = nx.assign(X, state.codebook, sample_weight=weights)
-            inertia = float(nx.sum(weights * final.sq_distances))
+            labels, inertia, n_used = _final_assignment(nx, X, state.codebook, weights)
 
         vars(self).pop("_stream", None)
-        self._set_fitted(nx, state, final.labels, inertia)
+        self._set_fitted(nx, state, labels, inertia)
         self._schedule_epochs = start + state.n_epochs
-        n_used = np.unique(self.labels_).size
         if n_used < n_codes:
             # Re-seeding leaves a code unused only when no distinct row is left.
             warnings.warn(
@@ -619,6 +677,12 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         -------
         self : WassersteinVQ
         """
+        if is_dask_collection(X):
+            raise TypeError(
+                "partial_fit takes one batch in memory. Fit a dask array with "
+                "fit(X), or stream its blocks through partial_fit with "
+                "dask_ml.wrappers.Incremental."
+            )
         with _unchanged_on_error(self):
             fitted = hasattr(self, "codebook_")
             nx, X = self._validate_X(X, reset=not fitted)
@@ -703,6 +767,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         X = nx.place(X)
         return nx, X, nx.asarray(self.codebook_, dtype=numpy_dtype(X))
 
+    @_lazy_on_dask
     def predict(self, X):
         """Index of the nearest code of each sample.
 
@@ -718,6 +783,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         nx, X_placed, codebook = self._validated(X)
         return like_input(nx.assign(X_placed, codebook).labels, X)
 
+    @_lazy_on_dask
     def transform(self, X):
         """Encode X as set by ``encode``.
 
@@ -758,6 +824,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         )
         return like_input(onehot, X)
 
+    @_lazy_on_dask
     def inverse_transform(self, X):
         """Code vectors for encoded rows (the decoder of ``transform``).
 
@@ -812,6 +879,11 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         score : float
             ``-inertia`` on X, as ``KMeans.score``; greater is better.
         """
+        if is_dask_collection(X):
+            from . import _dask
+
+            check_is_fitted(self)
+            return _dask.score(self, X, sample_weight)
         nx, X, codebook = self._validated(X)
         sample_weight = _check_sample_weight(
             to_host(sample_weight),

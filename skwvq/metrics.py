@@ -13,6 +13,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from .alignment import ALIGNMENTS
 from .assignment import assign
 from .assignment_sparse import as_csr
+from .backends import is_dask_collection
 
 __all__ = [
     "quantization_error",
@@ -28,10 +29,22 @@ __all__ = [
 ]
 
 
-def _check_inputs(X, codebook, sample_weight):
-    X = check_array(
-        X, accept_sparse="csr", dtype=[np.float64, np.float32], input_name="X"
-    )
+def _check_inputs(X, codebook, sample_weight, *, covariance=False):
+    """X, codebook and weights validated; a dask X becomes the rows of ``skwvq._dask``.
+
+    A dask X is scanned once on its cluster (finite values, moments: the full
+    covariance with ``covariance``); its weights come back on the host.
+    """
+    if is_dask_collection(X):
+        from ._dask import DaskRows
+
+        X = DaskRows(X, persist=False)
+        weights = X.scan(sample_weight, covariance=covariance)
+        sample_weight = None if sample_weight is None else weights
+    else:
+        X = check_array(
+            X, accept_sparse="csr", dtype=[np.float64, np.float32], input_name="X"
+        )
     if sp.issparse(X):
         X = as_csr(X)
     codebook = check_array(codebook, dtype=X.dtype, input_name="codebook")
@@ -47,13 +60,15 @@ def _check_inputs(X, codebook, sample_weight):
 
 
 def _usage(X, codebook, sample_weight):
-    """Squared distances and weighted per-code counts, from the one assignment kernel."""
+    """The (weighted) mean squared error and per-code counts, from the one assignment kernel.
+
+    The rows of a dask X compute their statistics block by block on the cluster.
+    """
+    if hasattr(X, "code_statistics"):
+        statistics = X.code_statistics(codebook)
+        return statistics.error / statistics.weight, statistics.counts
     result = assign(X, codebook, sample_weight=sample_weight)
-    return result.sq_distances, result.counts
-
-
-def _error_from(sq_distances, sample_weight) -> float:
-    return float(np.average(sq_distances, weights=sample_weight))
+    return float(np.average(result.sq_distances, weights=sample_weight)), result.counts
 
 
 def _utilization_from(counts) -> float:
@@ -87,8 +102,8 @@ def quantization_error(X, codebook, *, sample_weight=None) -> float:
     0.3333333333333333
     """
     X, codebook, sample_weight = _check_inputs(X, codebook, sample_weight)
-    sq_distances, _ = _usage(X, codebook, sample_weight)
-    return _error_from(sq_distances, sample_weight)
+    error, _ = _usage(X, codebook, sample_weight)
+    return error
 
 
 def codebook_utilization(X, codebook, *, sample_weight=None) -> float:
@@ -197,7 +212,9 @@ def wasserstein_distance(
     """
     if method not in ALIGNMENTS:
         raise ValueError(f"method must be one of {tuple(ALIGNMENTS)}, got {method!r}.")
-    X, codebook, sample_weight = _check_inputs(X, codebook, sample_weight)
+    X, codebook, sample_weight = _check_inputs(
+        X, codebook, sample_weight, covariance=method == "gaussian"
+    )
     alignment = ALIGNMENTS[method]
     size = None
     if alignment.default_sample_size(codebook.shape[0], X.shape[0]) is not None:
@@ -320,10 +337,10 @@ def vq_scores(estimator, X, y=None) -> dict[str, float]:
     (-0.25, 1.0, 2.0)
     """
     codebook, X = _quantizer_codebook(estimator, X)
-    X, codebook, _ = _check_inputs(X, codebook, None)
-    sq_distances, counts = _usage(X, codebook, None)
+    rows, codebook, _ = _check_inputs(X, codebook, None)
+    error, counts = _usage(rows, codebook, None)
     return {
-        "neg_quantization_error": -_error_from(sq_distances, None),
+        "neg_quantization_error": -error,
         "utilization": _utilization_from(counts),
         "perplexity": _perplexity_from(counts),
         "neg_wasserstein": -wasserstein_distance(X, codebook, method="gaussian"),

@@ -84,6 +84,8 @@ def weighted_moments(X, sample_weight=None):
     array([[1., 0.],
            [0., 0.]])
     """
+    if hasattr(X, "moments"):  # a Dask fit's rows: from their first pass
+        return X.weighted_moments()
     check_covariance_size(X.shape[1])
     nx, w = _float64_weights(X, sample_weight)
     mean = weighted_mean(X, w)
@@ -108,6 +110,8 @@ def mean_feature_variance(X, sample_weight) -> float:
     >>> mean_feature_variance(np.array([[0.0, 0.0], [2.0, 4.0]]), np.ones(2))
     2.5
     """
+    if hasattr(X, "moments"):  # a Dask fit's rows: from their first pass
+        return X.mean_feature_variance()
     nx, w = _float64_weights(X, sample_weight)
     if sp.issparse(X):
         variances = mean_variance_axis(
