@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 mode=("$@")
 for script in defaults promise assign fit scaling streaming \
-    paper_prototypical paper_atomic paper_sweeps real_data sparse layer_simulation vqvae; do
+    paper_prototypical paper_atomic paper_sweeps real_data sparse_input layer_simulation vqvae \
+    dask_scaling; do
   echo "=== ${script} $(date -u +%H:%M:%S)"
   python "${script}.py" "${mode[@]}"
 done
