@@ -66,12 +66,26 @@ def lazy_data(n_samples: int, block_rows: int):
     """A Gaussian mixture generated block by block on the workers."""
     import dask.array as da
 
-    rng = da.random.default_rng(0)
     centres = np.random.default_rng(1).normal(scale=3.0, size=(N_CENTRES, DIM))
-    chunks = (min(block_rows, n_samples), DIM)
-    which = rng.integers(0, N_CENTRES, size=n_samples, chunks=chunks[0])
-    noise = rng.standard_normal((n_samples, DIM), chunks=chunks, dtype=np.float32)
-    return (noise + da.from_array(centres.astype(np.float32))[which]).astype(np.float32)
+
+    # A closure, which travels to the workers by value: they cannot import
+    # this script. Each block's generator is seeded by the block's index.
+    def mixture_block(block_info=None):
+        n_rows = block_info[None]["chunk-shape"][0]
+        rng = np.random.default_rng([0, block_info[None]["chunk-location"][0]])
+        which = rng.integers(N_CENTRES, size=n_rows)
+        noise = rng.standard_normal((n_rows, DIM), dtype=np.float32)
+        return noise + centres[which].astype(np.float32)
+
+    rows = [block_rows] * (n_samples // block_rows)
+    if n_samples % block_rows:
+        rows.append(n_samples % block_rows)
+    return da.map_blocks(
+        mixture_block,
+        chunks=(tuple(rows), (DIM,)),
+        dtype=np.float32,
+        meta=np.empty((0, 0), np.float32),
+    )
 
 
 class IterationClock:

@@ -292,8 +292,8 @@ def train_arm(
     )
 
 
-def run(data, cluster_sizes, seeds, epochs, batch_size, codebook_lrs):
-    """One row per K, seed and arm.
+def run(data, cluster_sizes, seeds, epochs, batch_size, codebook_lrs, save):
+    """One row per K, seed and arm; ``save(rows)`` after each K, so a long run keeps what it has.
 
     A trained codebook's lr is the best of ``codebook_lrs`` on the validation
     images with the first seed, and kept for the other seeds.
@@ -338,6 +338,7 @@ def run(data, cluster_sizes, seeds, epochs, batch_size, codebook_lrs):
                     + [r["U"], r["C"], r["E"], r["train_step_ms"], r["layer_step_ms"]]
                     + [r["layer_step_ms"] / plain["layer_step_ms"], r["train_s"]]
                 )
+        save(rows)
     return rows
 
 
@@ -373,11 +374,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.quick:
         data, sizes, epochs = "digits", [64], 30
     print(machine_description())
+    name = NAME + ("-quick" if quick else "")
     rows = run(
-        data, sizes, list(range(args.seeds)), epochs, args.batch_size, args.codebook_lrs
+        data,
+        sizes,
+        list(range(args.seeds)),
+        epochs,
+        args.batch_size,
+        args.codebook_lrs,
+        save=lambda rows: _common.write_csv(name, HEADER, rows, args.out),
     )
     print(format_table(HEADER, rows))
-    name = NAME + ("-quick" if quick else "")
     print("wrote", _common.write_csv(name, HEADER, rows, args.out))
     return 0
 
