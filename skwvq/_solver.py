@@ -96,7 +96,8 @@ def block_statistics(nx, X, codebook, sample_weight, x_sq_norms=None):
     nx : NumpyBackend or TorchBackend
     X : array or tensor of shape (n_rows, n_features)
     codebook : array or tensor of shape (n_codes, n_features)
-    sample_weight : array or tensor of shape (n_rows,)
+    sample_weight : array or tensor of shape (n_rows,) or None
+        None weighs every row 1 (and skips the products by the weights).
     x_sq_norms : array or tensor of shape (n_rows,), default=None
 
     Returns
@@ -116,13 +117,12 @@ def block_statistics(nx, X, codebook, sample_weight, x_sq_norms=None):
     (array([0, 0, 1]), array([2., 1.]), 2.0)
     """
     result = nx.assign(X, codebook, sample_weight=sample_weight, x_sq_norms=x_sq_norms)
-    statistics = CodeStatistics(
-        result.counts,
-        result.sums,
-        float(nx.sum(sample_weight * result.sq_distances)),
-        float(nx.sum(sample_weight)),
-        X.shape[0],
-    )
+    if sample_weight is None:
+        error, weight = float(nx.sum(result.sq_distances)), float(X.shape[0])
+    else:
+        error = float(nx.sum(sample_weight * result.sq_distances))
+        weight = float(nx.sum(sample_weight))
+    statistics = CodeStatistics(result.counts, result.sums, error, weight, X.shape[0])
     return statistics, result.labels
 
 

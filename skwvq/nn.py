@@ -368,10 +368,7 @@ class WassersteinQuantizer(nn.Module):
             self._initialize(features, weights)
         nx = _torch_backend(str(features.device))
         codebook = self.codebook.detach()
-        in_use = weights
-        if in_use is None:
-            in_use = torch.ones(features.shape[0], dtype=torch.float64, device=x.device)
-        statistics, labels = block_statistics(nx, features, codebook, in_use)
+        statistics, labels = block_statistics(nx, features, codebook, weights)
         if learning:
             statistics = self._reduced(statistics)
             self._record(statistics)
