@@ -582,6 +582,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
                 X, sample_weight, n_codes
             )
             if callable(init) and hasattr(X, "array"):
+                # As KMeans hands a callable init its X: the user's dask array.
                 user_init = init
                 init = lambda _, n_codes, rng: user_init(X.array, n_codes, rng)  # noqa: E731
             rng = check_random_state(self.random_state)
