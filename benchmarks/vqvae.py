@@ -303,7 +303,7 @@ def train_arm(
     )
 
 
-def run(data, cluster_sizes, seeds, epochs, batch_size, codebook_lrs, save):
+def run(data, cluster_sizes, seeds, epochs, batch_size, codebook_lrs, save, methods=()):
     """One row per K, seed and arm; ``save(rows)`` after each K, so a long run keeps what it has.
 
     A trained codebook's lr is the best of ``codebook_lrs`` on the validation
@@ -318,6 +318,8 @@ def run(data, cluster_sizes, seeds, epochs, batch_size, codebook_lrs, save):
         for seed in seeds:
             results = []
             for name, make in quantizers(n_clusters, seed):
+                if methods and name not in methods:
+                    continue
                 trains_codebook = any(p.requires_grad for p in make().parameters())
                 candidates = codebook_lrs if trains_codebook else [math.nan]
                 tries = []
@@ -342,12 +344,14 @@ def run(data, cluster_sizes, seeds, epochs, batch_size, codebook_lrs, save):
                     f"(lr {lr:g})",
                     flush=True,
                 )
-            plain = next(r for n, _, r in results if n == "plain VQ")
+            plain_ms = next(
+                (r["layer_step_ms"] for n, _, r in results if n == "plain VQ"), math.nan
+            )
             for name, lr, r in results:
                 rows.append(
                     [data, n_clusters, name, seed, epochs, lr, r["recon_mse"]]
                     + [r["U"], r["C"], r["E"], r["train_step_ms"], r["layer_step_ms"]]
-                    + [r["layer_step_ms"] / plain["layer_step_ms"], r["train_s"]]
+                    + [r["layer_step_ms"] / plain_ms, r["train_s"]]
                 )
         save(rows)
     return rows
@@ -370,6 +374,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         nargs="+",
         default=[1e-3, 1e-2],
         help="Adam lrs tried for trained codebooks (the best on validation is kept)",
+    )
+    parser.add_argument(
+        "--methods", nargs="+", default=(), help="run only these arms (by name)"
     )
     _common.add_output_options(parser)
     return parser.parse_args(argv)
@@ -394,6 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.batch_size,
         args.codebook_lrs,
         save=lambda rows: _common.write_csv(name, HEADER, rows, args.out),
+        methods=args.methods,
     )
     print(format_table(HEADER, rows))
     print("wrote", _common.write_csv(name, HEADER, rows, args.out))
