@@ -130,8 +130,8 @@ def _labels_block(block, codebook):
     return assign(block, codebook, n_threads=1).labels
 
 
-def _inference_block(block, estimator, method, kwargs):
-    return getattr(estimator, method)(block, **kwargs)
+def _inference_block(block, estimator, method):
+    return getattr(estimator, method)(block)
 
 
 def _score_block(block, weights, estimator):
@@ -299,7 +299,7 @@ def _for_workers(estimator):
     return light
 
 
-def map_inference(estimator, X, method: str, **kwargs):
+def map_inference(estimator, X, method: str):
     """``estimator.method`` applied block by block to a dask X, lazily (a dask array).
 
     The estimator travels to the workers once, as one graph key, without its
@@ -334,7 +334,7 @@ def map_inference(estimator, X, method: str, **kwargs):
         )
         layout = dict(chunks=(rows, (estimator.n_clusters_,)), dtype=dtype, meta=meta)
     key = delayed(_for_workers(estimator))
-    return X.map_blocks(_inference_block, key, method, kwargs, **layout)
+    return X.map_blocks(_inference_block, key, method, **layout)
 
 
 def score(estimator, X, sample_weight=None) -> float:
