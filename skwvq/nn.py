@@ -34,7 +34,6 @@ from .alignment._moments import sqrtm_psd
 from .backends import _torch_backend, to_host
 from .initialization import initial_codebook
 from .metrics import _perplexity_from, _utilization_from
-from .update import place_unused_codes
 
 __all__ = ["WassersteinQuantizer", "gaussian_w2_loss"]
 
@@ -128,8 +127,12 @@ class WassersteinQuantizer(nn.Module):
         features, whose sorted projections are rebuilt each time the queue has
         been renewed.
     target : {"auto", "quantization-optimal", "data"}, default="auto"
-        As the estimator's (``"auto"``: data for Gaussian, quantization-optimal
-        for sliced).
+        As the estimator's, but ``"auto"`` is ``"data"`` for both alignments:
+        in a network the features follow the codes (the commitment loss pulls
+        them there), and the quantization-optimal target, which spreads the
+        codes wider than the features, made the two grow together without
+        bound (the MNIST VQ-VAE at K = 256 with ``alignment="sliced"``: feature
+        norms from 1 to 100 in 110 steps, reconstruction lost).
     alignment_weight : float in [0, 1], default=0.05
         ``g`` in ``J = (1 - g) E + g W^2``, constant over training (the features
         move, so the alignment never stops being needed).
@@ -145,15 +148,16 @@ class WassersteinQuantizer(nn.Module):
         codebook is a parameter, and the loss adds ``||sg(z) - q||^2`` and
         ``alignment_weight * W^2`` (``gaussian_w2_loss`` against the detached
         running feature moments); give the layer's parameters to the optimizer.
-    dead_code_threshold : float, default=0.01
-        Codes whose running count falls below this many rows are re-seeded on
-        the queued features that the live codes serve worst
-        (``skwvq.update.place_unused_codes``), after the alignment has had its
-        chance, and credited with the one row they are placed on. 0 turns
-        re-seeding off.
+    dead_code_threshold : float, default=1.0
+        Codes whose running count falls below this many rows (less than one row
+        in the layer's memory, by default) are moved onto distinct feature rows
+        of the batch drawn uniformly, after the alignment has had its chance,
+        and credited with ``max(1, dead_code_threshold)`` rows so that they
+        are not moved again before features can reach them. 0 turns re-seeding
+        off.
     queue_size : int, default=None
-        Recent features kept (all ranks' together) for the sliced alignment and
-        for re-seeding: ``max(4 K, 4096)`` if None.
+        Recent features kept (all ranks' together) for the sliced alignment:
+        ``max(4 K, 4096)`` if None; unused by the Gaussian alignment.
     n_projections : int, default=None
         Directions of the sliced alignment (its default if None).
     accept_image_fmap : bool, default=False
@@ -197,7 +201,7 @@ class WassersteinQuantizer(nn.Module):
         decay: float | None = None,
         commitment_weight: float = 1.0,
         update: str = "statistics",
-        dead_code_threshold: float = 0.01,
+        dead_code_threshold: float = 1.0,
         queue_size: int | None = None,
         n_projections: int | None = None,
         accept_image_fmap: bool = False,
@@ -225,7 +229,9 @@ class WassersteinQuantizer(nn.Module):
         self.init = init
         self.alignment = alignment
         self.method = ALIGNMENTS[alignment]
-        self.target = resolve_target(self.method, target)
+        self.target = (
+            "data" if target == "auto" else resolve_target(self.method, target)
+        )
         self.alignment_weight = float(alignment_weight)
         self.decay = decay
         self.commitment_weight = float(commitment_weight)
@@ -256,7 +262,8 @@ class WassersteinQuantizer(nn.Module):
         self.register_buffer("running_weight", torch.zeros((), dtype=f64))
         self.register_buffer("feature_sum", torch.zeros(d, dtype=f64))
         self.register_buffer("feature_outer", torch.zeros(d, d, dtype=f64))
-        self.register_buffer("queue", torch.zeros(self.queue_size, d))
+        queued = self.queue_size if alignment == "sliced" else 0
+        self.register_buffer("queue", torch.zeros(queued, d))
         self.register_buffer("queue_filled", torch.zeros((), dtype=torch.long))
         self.register_buffer("queue_next", torch.zeros((), dtype=torch.long))
         self.register_buffer("rows_seen", torch.zeros((), dtype=torch.long))
@@ -374,7 +381,7 @@ class WassersteinQuantizer(nn.Module):
             self._record(statistics)
             self._observe(features, weights, statistics.weight)
             if self.update == "statistics":
-                self._update(statistics, nx)
+                self._update(statistics, nx, features, weights, labels)
         quantized_rows = self.codebook[labels]
         loss = self._loss(flat, quantized_rows, weights)
         # Straight through: the value of q exactly (x - sg(x) is exactly 0) and
@@ -497,8 +504,8 @@ class WassersteinQuantizer(nn.Module):
         self.feature_outer.mul_(retain).add_(feature_outer)
         # ``rows`` is already the all-ranks weight of the rows in use (0 or 1 each).
         self.running_weight.mul_(retain).add_(rows)
-        gathered = _all_gather_rows(kept)
-        self._enqueue(gathered[-self.queue_size :])
+        if self.alignment == "sliced":
+            self._enqueue(_all_gather_rows(kept)[-self.queue_size :])
         self.rows_seen += int(round(rows))
 
     def _enqueue(self, rows) -> None:
@@ -542,7 +549,7 @@ class WassersteinQuantizer(nn.Module):
         return self._sliced
 
     @torch.no_grad()
-    def _update(self, statistics, nx) -> None:
+    def _update(self, statistics, nx, features, weights, labels) -> None:
         """The estimator's step on the running statistics, then re-seeding of dead codes."""
         if statistics.weight <= 0:  # every row masked, on every rank
             return
@@ -567,23 +574,47 @@ class WassersteinQuantizer(nn.Module):
         self.running_sums.copy_(running.sums)
         if self.dead_code_threshold > 0:
             dead = to_host(self.running_counts) < self.dead_code_threshold
-            if dead.any() and int(self.queue_filled) > 0:
-                support = self.queue[: int(self.queue_filled)].cpu().numpy()
-                support = (
-                    support.astype(np.float64),
-                    np.full(support.shape[0], 1.0 / support.shape[0]),
-                )
-                placed = place_unused_codes(updated, dead, support, self._rng)
+            if dead.any():
+                placed = self._reseeded(updated, dead, features, weights, labels)
                 moved = (placed != updated).any(1)
-                # A code placed on a feature row is credited with that row, so
-                # that it keeps its place until features reach it (about
-                # 4.6 x 50 K rows at the default decay) instead of being
-                # placed again at every batch that happens to miss it.
-                self.running_counts[moved] = 1.0
-                self.running_sums[moved] = placed[moved]
+                # Credited with at least the threshold: a code placed on a
+                # feature row keeps its place until features reach it instead
+                # of being placed again at every batch that happens to miss it.
+                credit = max(1.0, self.dead_code_threshold)
+                self.running_counts[moved] = credit
+                self.running_sums[moved] = credit * placed[moved]
                 updated = placed
         self._set_codebook(updated)
         self.steps += 1
+
+    def _reseeded(self, codebook, dead, features, weights, labels):
+        """``codebook`` with its ``dead`` codes moved onto distinct rows of the batch (all ranks'), drawn uniformly.
+
+        Uniformly, not by k-means++ as the estimator re-seeds: k-means++ favours
+        the rows the live codes serve worst, the tails of a batch, which the
+        next batches seldom reach again; a uniform draw lands where features
+        are dense and stay. Measured on the MNIST VQ-VAE at K = 4096
+        (``benchmarks/vqvae.py``): 0.910 of the codes in use on the test set
+        with k-means++ on the feature queue, 0.979 drawn uniformly from the
+        batch. Drawing from the batch just assigned also costs O(rows), where
+        k-means++ assigned the queue to the codebook again, O(queue x K): at
+        K = 4096 that was two thirds of the layer's step.
+        """
+        in_use = slice(None) if weights is None else weights > 0
+        rows = features[in_use]
+        # Rows already on a code would only duplicate it.
+        off_code = ((rows.to(codebook.dtype) - codebook[labels[in_use]]) ** 2).sum(
+            1
+        ) > 0
+        rows = _all_gather_rows(rows[off_code])
+        n_placed = min(int(dead.sum()), rows.shape[0])
+        if n_placed == 0:
+            return codebook
+        chosen = self._rng.choice(rows.shape[0], size=n_placed, replace=False)
+        placed = codebook.clone()
+        targets = torch.as_tensor(np.flatnonzero(dead)[:n_placed], device=placed.device)
+        placed[targets] = rows[torch.as_tensor(chosen, device=rows.device)].to(placed)
+        return placed
 
     # ------------------------------------------------------------- decode --
     def get_output_from_indices(self, indices):

@@ -120,6 +120,25 @@ def test_the_update_is_the_estimators_step_on_the_running_statistics():
         torch.testing.assert_close(layer.codebook[k], expected, rtol=1e-5, atol=1e-5)
 
 
+def test_dead_codes_move_onto_distinct_unmasked_rows_of_the_batch():
+    # Half the codes stand far from every feature; with g = 0 nothing but
+    # re-seeding can bring them back. Masked rows (marked at 50) must not be drawn.
+    start = torch.cat([features(8, 8, seed=1), torch.full((8, 8), 1000.0)])
+    layer = WassersteinQuantizer(8, 16, init=start, alignment_weight=0.0)
+    z = features(4, 64, 8, seed=2)
+    mask = torch.ones(4, 64, dtype=torch.bool)
+    mask[:, 48:] = False
+    z[~mask] = 50.0
+    layer(z, mask=mask)
+    moved = layer.codebook[8:]
+    real_rows = z[mask]
+    matches = (moved[:, None, :] == real_rows[None]).all(-1)
+    assert matches.any(1).all(), "every dead code stands on a real row"
+    assert len({tuple(code.tolist()) for code in moved}) == 8, "on distinct rows"
+    assert torch.equal(layer.running_counts[8:], torch.ones(8, dtype=torch.float64))
+    assert (layer.codebook[8:] != 50.0).any(1).all()
+
+
 def test_layer_keeps_its_codes_where_plain_vq_collapses():
     # The paper's simulation: features N(8 * 1, I), codes initialised N(0, I).
     K, steps = 1024, 150
