@@ -25,7 +25,8 @@ Arms:
 
 Run: ``python benchmarks/layer_simulation.py`` (K = 1024 and 16,384, mu in
 {0, 2, 4, 8}, 2,000 steps: about an hour on 2 cores), ``--codebook-sizes 1024``
-for the smaller half, or ``--quick`` (K = 256, 300 steps, mu in {0, 8}). Writes
+for the smaller half, ``--methods skwvq "skwvq (gradient)"`` for chosen arms,
+or ``--quick`` (K = 256, 300 steps, mu in {0, 8}). Writes
 results/layer_simulation.csv, the utilization curves (U of 10,000 probe
 features every 1/20 of the steps, untimed) in results/layer_simulation-curves.csv
 and their figure docs/figures/layer_simulation.png (``-quick`` suffix in quick
@@ -162,9 +163,16 @@ def kmeans_error(n_clusters: int, seed: int) -> float:
 
 
 def run(
-    cluster_sizes: Sequence[int], mus: Sequence[float], steps: int, seed: int
+    cluster_sizes: Sequence[int],
+    mus: Sequence[float],
+    steps: int,
+    seed: int,
+    methods: Sequence[str] = (),
 ) -> tuple[list[list[object]], list[list[object]]]:
-    """Result rows (one per K, mu and arm) and utilization curves (U of 10,000 probe features every ``steps / 20`` steps, untimed)."""
+    """Result rows (one per K, mu and arm) and utilization curves (U of 10,000 probe features every ``steps / 20`` steps, untimed).
+
+    ``methods`` runs only the arms of those names (all when empty).
+    """
     rows, curves = [], []
     probe_every = max(1, steps // 20)
     for n_clusters in cluster_sizes:
@@ -181,6 +189,8 @@ def run(
             test = (torch.randn(n_test, DIM, generator=generator) + mu).numpy()
             probe = test[:10_000]
             for name, runner in arms(init, seed):
+                if methods and name not in methods:
+                    continue
                 torch.manual_seed(seed)
                 elapsed = 0.0
                 for step, batch in enumerate(batches):
@@ -258,6 +268,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--mus", type=float, nargs="+", default=[0.0, 2.0, 4.0, 8.0])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--methods", nargs="+", default=(), help="run only these arms (by name)"
+    )
     _common.add_output_options(parser)
     return parser.parse_args(argv)
 
@@ -272,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.quick:
         sizes, mus, steps = [256], [0.0, 8.0], 300
     print(machine_description())
-    rows, curves = run(sizes, mus, steps, args.seed)
+    rows, curves = run(sizes, mus, steps, args.seed, args.methods)
     print(format_table(HEADER, rows))
     name = NAME + ("-quick" if quick else "")
     print("wrote", _common.write_csv(name, HEADER, rows, args.out))
