@@ -27,7 +27,7 @@ Run: ``python benchmarks/layer_simulation.py`` (K = 1024 and 16,384, mu in
 {0, 2, 4, 8}, 2,000 steps: about an hour on 2 cores), ``--codebook-sizes 1024``
 for the smaller half, ``--methods skwvq "skwvq (gradient)"`` for chosen arms,
 or ``--quick`` (K = 256, 300 steps, mu in {0, 8}). Writes
-results/layer_simulation.csv, the utilization curves (U of 10,000 probe
+results/layer_simulation.csv, the utilization curves (U of max(10,000, 8 K) probe
 features every 1/20 of the steps, untimed) in results/layer_simulation-curves.csv
 and their figure docs/figures/layer_simulation.png (``-quick`` suffix in quick
 mode; ``--out DIR`` puts all of them in DIR).
@@ -169,7 +169,7 @@ def run(
     seed: int,
     methods: Sequence[str] = (),
 ) -> tuple[list[list[object]], list[list[object]]]:
-    """Result rows (one per K, mu and arm) and utilization curves (U of 10,000 probe features every ``steps / 20`` steps, untimed).
+    """Result rows (one per K, mu and arm) and utilization curves (U of max(10,000, 8 K) probe features every ``steps / 20`` steps, untimed).
 
     ``methods`` runs only the arms of those names (all when empty).
     """
@@ -187,7 +187,8 @@ def run(
             # cells show as unused although features do reach them.
             n_test = max(100_000, 64 * n_clusters)
             test = (torch.randn(n_test, DIM, generator=generator) + mu).numpy()
-            probe = test[:10_000]
+            # 8 rows per code at least: 10,000 probe rows cannot reach all of 16,384 codes.
+            probe = test[: max(10_000, 8 * n_clusters)]
             for name, runner in arms(init, seed):
                 if methods and name not in methods:
                     continue
