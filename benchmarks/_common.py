@@ -89,3 +89,10 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         "(default: benchmarks/results and docs/figures)",
     )
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
+
+
+def add_methods_option(parser: argparse.ArgumentParser) -> None:
+    """``--methods NAME ...``: run only the arms of those names (all by default)."""
+    parser.add_argument(
+        "--methods", nargs="+", default=(), help="run only these arms (by name)"
+    )

@@ -269,9 +269,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--mus", type=float, nargs="+", default=[0.0, 2.0, 4.0, 8.0])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--methods", nargs="+", default=(), help="run only these arms (by name)"
-    )
+    _common.add_methods_option(parser)
     _common.add_output_options(parser)
     return parser.parse_args(argv)
 

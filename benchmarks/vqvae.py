@@ -375,9 +375,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[1e-3, 1e-2],
         help="Adam lrs tried for trained codebooks (the best on validation is kept)",
     )
-    parser.add_argument(
-        "--methods", nargs="+", default=(), help="run only these arms (by name)"
-    )
+    _common.add_methods_option(parser)
     _common.add_output_options(parser)
     return parser.parse_args(argv)
 
