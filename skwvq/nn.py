@@ -133,9 +133,15 @@ class WassersteinQuantizer(nn.Module):
         codes wider than the features, made the two grow together without
         bound (the MNIST VQ-VAE at K = 256 with ``alignment="sliced"``: feature
         norms from 1 to 100 in 110 steps, reconstruction lost).
-    alignment_weight : float in [0, 1], default=0.05
+    alignment_weight : float in [0, 1], default=0.02
         ``g`` in ``J = (1 - g) E + g W^2``, constant over training (the features
-        move, so the alignment never stops being needed).
+        move, so the alignment never stops being needed). A code follows its
+        target rather than its own features while these weigh less than
+        ``g / (1 - g)`` times the layer's memory per code (50 rows); the
+        Gaussian target of clustered features can lie between the clusters,
+        where no feature comes. Measured on the MNIST VQ-VAE at K = 4096
+        (``benchmarks/vqvae.py``, seed 1): 0.945 of the codes in use on the
+        test set with g = 0.05, 0.994 with 0.02, 1.000 with 0.01.
     decay : float in [0, 1) or None, default=None
         Fraction of the running per-code statistics and feature moments kept at
         each step. None: ``1 - rows / (50 K)``, the estimator's memory of 50
@@ -197,7 +203,7 @@ class WassersteinQuantizer(nn.Module):
         init="auto",
         alignment: str = "gaussian",
         target: str = "auto",
-        alignment_weight: float = 0.05,
+        alignment_weight: float = 0.02,
         decay: float | None = None,
         commitment_weight: float = 1.0,
         update: str = "statistics",
