@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from skwvq.assignment import assign, nearest_codes, pairwise_distances_chunked
+from skwvq.assignment import (
+    assign,
+    nearest_codes,
+    pairwise_distances_chunked,
+    uses_fused_kernel,
+)
+from skwvq.assignment_fused import LANES
 
 
 def reference(X, codebook, sample_weight):
@@ -27,10 +33,13 @@ def separated_problem(dtype, n_samples=1000, n_codes=37, n_features=5, seed=0):
     return X.astype(dtype), codebook.astype(dtype), weights.astype(dtype)
 
 
+# 5 features go to the fused kernel, 40 to BLAS (``uses_fused_kernel``).
+@pytest.mark.parametrize("n_features", [5, 40])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("chunk_size", [None, 1, 7, 999, 1000, 5000])
-def test_matches_numpy_reference(dtype, chunk_size):
-    X, codebook, weights = separated_problem(dtype)
+def test_matches_numpy_reference(dtype, chunk_size, n_features):
+    assert uses_fused_kernel(5) and not uses_fused_kernel(40)
+    X, codebook, weights = separated_problem(dtype, n_features=n_features)
     result = assign(X, codebook, sample_weight=weights, chunk_size=chunk_size)
     labels, sq, counts, sums = reference(X, codebook, weights.astype(np.float64))
     rtol = 1e-4 if dtype == np.float32 else 1e-10
@@ -101,3 +110,47 @@ def test_pairwise_distances_match_reference(dtype):
     np.testing.assert_allclose(
         got**2, expected**2, rtol=rtol, atol=rtol * (X**2).sum(1).max()
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "n_features, n_codes",
+    [
+        (d, k)
+        for d in (1, 2, 3, 4, 8, 17, 32)
+        for k in (1, LANES - 1, LANES, LANES + 1, 100)
+    ]
+    # Codebooks as large as the benchmarks'.
+    + [(32, 5000), (8, 20000)],
+)
+def test_fused_kernel_labels_equal_float64_argmin_away_from_ties(
+    dtype, n_features, n_codes
+):
+    # Overlapping Gaussian codes and rows: many near-ties, which rounding in
+    # the working precision may decide either way; every other row must match.
+    rng = np.random.default_rng(n_features * 1000 + n_codes)
+    X = rng.normal(size=(999, n_features)).astype(dtype)
+    codebook = rng.normal(size=(n_codes, n_features)).astype(dtype)
+    labels, sq = nearest_codes(X, codebook)
+    X64, codebook64 = X.astype(np.float64), codebook.astype(np.float64)
+    exact = (X64**2).sum(1)[:, None] + (codebook64**2).sum(1) - 2 * X64 @ codebook64.T
+    order = np.sort(exact, axis=1)
+    margin = order[:, 1] - order[:, 0] if n_codes > 1 else np.full(len(X), np.inf)
+    eps = np.finfo(dtype).eps * 64 * (1 + (X.astype(np.float64) ** 2).sum(1))
+    clear = margin > eps
+    assert clear.mean() > 0.9
+    np.testing.assert_array_equal(labels[clear], exact.argmin(1)[clear])
+    np.testing.assert_allclose(sq, order[:, 0], rtol=0, atol=float(eps.max()))
+    assert sq.dtype == dtype and np.all(sq >= 0)
+
+
+@pytest.mark.parametrize("n_features", [3, 40])
+def test_exact_ties_go_to_the_lowest_index(n_features):
+    # The same code at indices 3, 19 and 40 (other lanes, other tiles of the
+    # fused kernel): numpy's argmin, and ours, take the first.
+    rng = np.random.default_rng(1)
+    codebook = rng.normal(size=(50, n_features)).astype(np.float32)
+    codebook[19] = codebook[40] = codebook[3]
+    X = codebook[3] + rng.normal(scale=1e-3, size=(200, n_features)).astype(np.float32)
+    labels, _ = nearest_codes(X, codebook)
+    np.testing.assert_array_equal(labels, 3)
