@@ -142,15 +142,10 @@ def _nearest_codes_fused_lane(
     X, chunks, kernel, codes, x_sq_norms, labels, sq_distances
 ):
     """One thread's share of the chunks through the fused kernel."""
-    code_rows_, code_norms = codes
+    if x_sq_norms is None:
+        x_sq_norms = np.empty(0, dtype=X.dtype)
     for rows in chunks:
-        kernel(X, code_rows_, code_norms, rows.start, rows.stop, labels, sq_distances)
-        partial = sq_distances[rows]
-        if x_sq_norms is None:
-            partial += np.einsum("ij,ij->i", X[rows], X[rows])
-        else:
-            partial += x_sq_norms[rows]
-        np.maximum(partial, 0, out=partial)
+        kernel(X, x_sq_norms, *codes, rows.start, rows.stop, labels, sq_distances)
 
 
 def uses_fused_kernel(n_features: int) -> bool:

@@ -68,13 +68,19 @@ def fused_kernel(n_features: int):
     transposed_size = width * pass_rows
 
     @njit(nogil=True, cache=True, fastmath={"contract"})
-    def nearest_codes_rows(X, code_rows, code_norms, start, stop, labels, partial):
+    def nearest_codes_rows(
+        X, x_sq_norms, code_rows, code_norms, start, stop, labels, sq_distances
+    ):
         # ||c||^2 - 2 x.c for every code against a pass of rows held
         # transposed (one register per coordinate and group); per row the
         # least value and its code. Codes go in increasing order and only a
         # strictly smaller value replaces the minimum, so ties keep the lower
-        # code, as numpy's argmin.
+        # code, as numpy's argmin. ||x||^2 is added at the end (computed here
+        # when x_sq_norms is empty: a separate pass cost more than the kernel
+        # at d = 2, K = 16).
         n_codes = code_norms.shape[0]
+        given_norms = x_sq_norms.shape[0] > 0
+        row_norms = carray(_stack_empty(pass_rows, X.dtype), (pass_rows,))
         rows_T = carray(_stack_empty(transposed_size, X.dtype), (width, pass_rows))
         minima = carray(_stack_empty(pass_rows, X.dtype), (pass_rows,))
         argmins = carray(_stack_empty(pass_rows, np.int32), (pass_rows,))
@@ -83,8 +89,11 @@ def fused_kernel(n_features: int):
             for r in range(pass_rows):
                 # A short last pass repeats its last row, not a branch.
                 row = first + min(r, n_rows - 1)
+                norm = X.dtype.type(0)
                 for j in range(width):
                     rows_T[j, r] = X[row, j]
+                    norm += X[row, j] * X[row, j]
+                row_norms[r] = x_sq_norms[row] if given_norms else norm
                 minima[r] = np.inf
                 argmins[r] = 0
             for step in range(0, n_codes, codes_per_step):
@@ -104,7 +113,8 @@ def fused_kernel(n_features: int):
                         argmins[r] += np.int32(closer) * (np.int32(code) - argmins[r])
             for r in range(n_rows):
                 labels[first + r] = argmins[r]
-                partial[first + r] = minima[r]
+                # Rounding in the expanded form can dip just below zero.
+                sq_distances[first + r] = max(minima[r] + row_norms[r], 0)
 
     return nearest_codes_rows
 

@@ -154,3 +154,13 @@ def test_exact_ties_go_to_the_lowest_index(n_features):
     X = codebook[3] + rng.normal(scale=1e-3, size=(200, n_features)).astype(np.float32)
     labels, _ = nearest_codes(X, codebook)
     np.testing.assert_array_equal(labels, 3)
+
+
+@pytest.mark.parametrize("n_features", [3, 40])
+def test_given_row_norms_are_the_ones_added(n_features):
+    X, codebook, _ = separated_problem(np.float64, n_features=n_features)
+    labels, sq = nearest_codes(X, codebook)
+    shifted = np.einsum("ij,ij->i", X, X) + 1.0
+    given_labels, given_sq = nearest_codes(X, codebook, x_sq_norms=shifted)
+    np.testing.assert_array_equal(given_labels, labels)
+    np.testing.assert_allclose(given_sq, sq + 1.0, rtol=1e-12)
