@@ -149,7 +149,13 @@ def _nearest_codes_fused_lane(
 
 
 def uses_fused_kernel(n_features: int) -> bool:
-    """Whether ``nearest_codes`` takes the fused kernel rather than BLAS for this width."""
+    """Whether ``nearest_codes`` takes the fused kernel rather than BLAS for this width.
+
+    Examples
+    --------
+    >>> uses_fused_kernel(8), uses_fused_kernel(64)
+    (True, False)
+    """
     return n_features <= FUSED_MAX_FEATURES
 
 

@@ -61,6 +61,16 @@ def fused_kernel(n_features: int):
 
     numba keys its on-disk cache on the closure's constants, so each feature
     count compiles once per machine.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0, 0.0], [4.0, 4.0]])
+    >>> codes, norms = code_rows(np.array([[1.0, 1.0], [5.0, 5.0]]))
+    >>> labels, sq_distances = np.empty(2, dtype=np.int64), np.empty(2)
+    >>> fused_kernel(2)(X, np.empty(0), codes, norms, 0, 2, labels, sq_distances)
+    >>> labels, sq_distances
+    (array([0, 1]), array([2., 2.]))
     """
     width = n_features
     groups, codes_per_step = pass_shape(n_features)
@@ -128,6 +138,18 @@ def code_rows(codebook: np.ndarray):
         ``-2 c``; zeros past the last code.
     code_norms : ndarray of shape (n_padded,)
         ``||c||^2``; infinity past the last code, so no row ever picks one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows, norms = code_rows(np.array([[1.0, 2.0], [3.0, 0.0]]))  # 4 codes a step
+    >>> rows
+    array([[-2., -4.],
+           [-6., -0.],
+           [ 0.,  0.],
+           [ 0.,  0.]])
+    >>> norms
+    array([ 5.,  9., inf, inf])
     """
     n_codes, n_features = codebook.shape
     _, codes_per_step = pass_shape(n_features)
