@@ -6,11 +6,15 @@ side by side in one run (median of ``--repeats``):
 - the machine's GEMM rate for that shape: ``X_block @ C.T`` with numpy, best over
   row-block sizes (so the output can stay in cache; one huge product is
   memory-bound and understates the peak), in float32 and float64;
-- skwvq's assignment (``skwvq.assignment.nearest_codes``), float32 and float64;
+- skwvq's assignment (``skwvq.assignment.nearest_codes``: the fused kernel of
+  ``skwvq.assignment_fused`` at ``d <= 32``, BLAS blocks above), float32 and
+  float64;
 - ``KMeans.predict`` and faiss ``IndexFlatL2.search(k=1)`` (when faiss is installed).
 
-Run: ``python benchmarks/assign.py`` (N=200,000, float32 on the full grid and
-float64 at d=64; ~15 minutes on 2 cores) or ``--quick``. Writes results/assign.csv.
+Run: ``python benchmarks/assign.py`` (N=200,000, float32 at d in {2, 3, 4, 8,
+16, 32, 64, 256} and K in {16, ..., 16384}, float64 at d = 8 and 64; about 20
+minutes on 2 cores, much of it faiss at d = 2) or ``--quick``. Writes
+results/assign.csv.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from sklearn.cluster import KMeans
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import format_table, machine_description, median_time, write_csv  # noqa: E402
 
-from skwvq.assignment import nearest_codes  # noqa: E402
+from skwvq.assignment import nearest_codes, uses_fused_kernel  # noqa: E402
 
 try:
     import faiss
@@ -77,16 +81,25 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dims", type=int, nargs="+", help="float32 widths")
+    parser.add_argument("--codebook-sizes", type=int, nargs="+")
+    parser.add_argument("--float64-dims", type=int, nargs="*")
+    parser.add_argument("--out", default=None, help="CSV name (default: assign)")
     args = parser.parse_args(argv)
     n_samples = 20_000 if args.quick else 200_000
-    dims = (8, 64) if args.quick else (8, 16, 64, 256)
-    sizes = (256, 1024) if args.quick else (256, 1024, 4096, 16384)
+    dims = (3, 8, 64) if args.quick else (2, 3, 4, 8, 16, 32, 64, 256)
+    sizes = (256, 1024) if args.quick else (16, 64, 256, 1024, 4096, 16384)
+    float64_dims = (8,) if args.quick else (8, 64)
+    dims = args.dims or dims
+    sizes = args.codebook_sizes or sizes
+    float64_dims = float64_dims if args.float64_dims is None else args.float64_dims
     print(machine_description())
     print(f"N={n_samples}; GFLOP/s = 2NKd / seconds, median of {args.repeats}\n")
     header = [
         "dtype",
         "d",
         "K",
+        "kernel",
         "GEMM",
         "skwvq",
         "skwvq/GEMM",
@@ -99,9 +112,9 @@ def main(argv=None) -> int:
     rows = []
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
-        # float64 at one dimension only: the kernels are the same code, and the
-        # full grid would double a run that is already the longest.
-        for d in dims if dtype == np.float32 else (64,):
+        # float64 at one width per kernel (fused, BLAS): the kernels are the
+        # same code, and the full grid would double a run that is already long.
+        for d in dims if dtype == np.float32 else float64_dims:
             X = rng.normal(size=(n_samples, d)).astype(dtype)
             for k in sizes:
                 codebook = rng.normal(size=(k, d)).astype(dtype)
@@ -112,6 +125,7 @@ def main(argv=None) -> int:
                     np.dtype(dtype).name,
                     d,
                     k,
+                    "fused" if uses_fused_kernel(d) else "BLAS",
                     peak,
                     r["skwvq"],
                     r["skwvq"] / peak,
@@ -126,7 +140,7 @@ def main(argv=None) -> int:
     print()
     print(format_table(header, rows))
     print(
-        f"\nwrote {write_csv('assign-quick' if args.quick else 'assign', header, rows)}"
+        f"\nwrote {write_csv(args.out or ('assign-quick' if args.quick else 'assign'), header, rows)}"
     )
     return 0
 
