@@ -43,12 +43,13 @@ def pass_shape(n_features: int) -> tuple[int, int]:
     Each (group, code) pair is an independent chain of ``n_features`` fused
     multiply-adds followed by a compare, a minimum and a blend; few features
     need more chains in flight, and more rows to amortise each code's load.
-    Measured on an AMD EPYC (Zen 4, 2 threads, N = 100,000, K = 1024 and
-    16,384): at d = 2, 4 groups x 4 codes ran at 3-7x the rate of 1 x 1 (which
-    LLVM left scalar); at d = 3-6, 2 x 2 and 4 x 4 ran at 1.0-1.5x 1 x 1; at
-    d >= 8, 1 x 1 at 1.1-1.5x 2 x 2 (the rows' coordinates fill the registers).
+    Measured on an AMD EPYC (Zen 4, 2 threads, N = 100,000-200,000, K = 1024
+    to 16,384): at d = 2, 4 groups x 4 codes ran at 3-7x the rate of 1 x 1
+    (which LLVM left scalar); at d = 4, 4 x 4 at 1.1-1.4x 2 x 2; at d = 5-7,
+    2 x 2 and 4 x 4 at 1.0-1.5x 1 x 1; at d >= 8, 1 x 1 at 1.1-1.5x 2 x 2 (the
+    rows' coordinates fill the registers).
     """
-    if n_features <= 3:
+    if n_features <= 4:
         return 4, 4
     if n_features < 8:
         return 2, 2
