@@ -367,6 +367,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=1, help="seeds per arm")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds run from this one on"
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument(
         "--codebook-lrs",
@@ -394,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = run(
         data,
         sizes,
-        list(range(args.seeds)),
+        list(range(args.first_seed, args.first_seed + args.seeds)),
         epochs,
         args.batch_size,
         args.codebook_lrs,
