@@ -138,14 +138,22 @@ def _nearest_codes_lane(X, chunks, augmented_T, x_sq_norms, labels, sq_distances
         np.maximum(best, 0, out=sq_distances[rows])
 
 
-def _nearest_codes_fused_lane(
-    X, chunks, kernel, codes, x_sq_norms, labels, sq_distances
-):
-    """One thread's share of the chunks through the fused kernel."""
-    if x_sq_norms is None:
+def _nearest_codes_fused_lane(X, chunks, prepared, x_sq_norms, labels, sq_distances):
+    """One thread's share of the chunks through the fused kernel (``prepared``: it and its code rows)."""
+    kernel, code_rows_, code_norms = prepared
+    if x_sq_norms is None:  # the kernel computes them
         x_sq_norms = np.empty(0, dtype=X.dtype)
     for rows in chunks:
-        kernel(X, x_sq_norms, *codes, rows.start, rows.stop, labels, sq_distances)
+        kernel(
+            X,
+            x_sq_norms,
+            code_rows_,
+            code_norms,
+            rows.start,
+            rows.stop,
+            labels,
+            sq_distances,
+        )
 
 
 def uses_fused_kernel(n_features: int) -> bool:
@@ -193,22 +201,17 @@ def nearest_codes(X, codebook, *, x_sq_norms=None, chunk_size=None, n_threads=No
         return labels, sq_distances
 
     if fused:
-        kernel, codes = fused_kernel(n_features), code_rows(codebook)
-
-        def run(lane):
-            _nearest_codes_fused_lane(
-                X, lane, kernel, codes, x_sq_norms, labels, sq_distances
-            )
-
+        lane_kernel = _nearest_codes_fused_lane
+        prepared = (fused_kernel(n_features), *code_rows(codebook))
     else:
-        augmented_T = _augmented_codebook_T(codebook)
+        lane_kernel, prepared = _nearest_codes_lane, _augmented_codebook_T(codebook)
 
-        def run(lane):
-            _nearest_codes_lane(X, lane, augmented_T, x_sq_norms, labels, sq_distances)
+    def run(lane):
+        lane_kernel(X, lane, prepared, x_sq_norms, labels, sq_distances)
 
     n_threads = min(n_threads, len(chunks))
     lanes = [chunks[i::n_threads] for i in range(n_threads)]
-    # The fused kernel calls no BLAS, and limiting its threads costs ~0.1 ms.
+    # The fused kernel calls no BLAS, and limiting BLAS threads costs ~0.07 ms.
     single_threaded_blas = (
         nullcontext() if fused else _blas_controller().limit(limits=1, user_api="blas")
     )
