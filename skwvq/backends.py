@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from contextlib import nullcontext
 from functools import lru_cache
 
 import numpy as np
@@ -17,6 +18,7 @@ from .assignment import (
     chunk_rows,
     code_sums,
     pairwise_distances_chunked,
+    single_threaded_blas,
 )
 
 BACKENDS = ("auto", "numpy", "torch")
@@ -146,6 +148,10 @@ class NumpyBackend(ot.backend.NumpyBackend):
     def distances(self, X, codebook):
         """Euclidean distances from every row of ``X`` to every code."""
         return pairwise_distances_chunked(X, codebook)
+
+    def solver_threads(self):
+        """The context a fit runs in: BLAS at one thread (``skwvq.assignment.single_threaded_blas``)."""
+        return single_threaded_blas()
 
 
 class TorchBackend(ot.backend.TorchBackend):
@@ -317,6 +323,10 @@ class TorchBackend(ot.backend.TorchBackend):
     def distances(self, X, codebook):
         """Euclidean distances from every row of ``X`` to every code, on the device."""
         return self.kernels.distances(X, codebook, self.rows)
+
+    def solver_threads(self):
+        """The context a fit runs in: torch's own thread pool, as it is."""
+        return nullcontext()
 
 
 _NUMPY = NumpyBackend()

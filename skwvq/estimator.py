@@ -591,41 +591,44 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             start = vars(self).get("_schedule_epochs", 0) if warm else 0
             X = nx.place(X)
             weights = nx.asarray(sample_weight)
-            method, target = self._method()
-            alignment = method.from_data(
-                X,
-                weights,
-                n_codes=n_codes,
-                target=target,
-                sample_size=sample_size,
-                n_projections=self.n_projections,
-                rng=rng,
-                nx=nx,
-            )
-            n_samples = X.shape[0]
-            stopping = StoppingRule(
-                shift_tol=self.tol * mean_feature_variance(X, weights),
-                epoch_rows=n_samples,
-            )
-            if self.batch_size is None or self.batch_size >= n_samples:
-                source, horizon = batch_source(nx, X, weights), None
-                stopping.settle = self.alignment_decay < 1
-            else:
-                source = batch_source(nx, X, weights, self.batch_size)
-                horizon = self._horizon(n_codes)
-                stopping.max_no_improvement = self.max_no_improvement
-            state = run(
-                SolverState(nx.asarray(codebook)),
-                source,
-                alignment,
-                schedule=lambda epoch: self._schedule(start + epoch),
-                max_epochs=self.max_iter,
-                horizon=horizon,
-                stopping=stopping,
-                rng=rng,
-                verbose=self.verbose,
-            )
-            labels, inertia, n_used = _final_assignment(nx, X, state.codebook, weights)
+            with nx.solver_threads():
+                method, target = self._method()
+                alignment = method.from_data(
+                    X,
+                    weights,
+                    n_codes=n_codes,
+                    target=target,
+                    sample_size=sample_size,
+                    n_projections=self.n_projections,
+                    rng=rng,
+                    nx=nx,
+                )
+                n_samples = X.shape[0]
+                stopping = StoppingRule(
+                    shift_tol=self.tol * mean_feature_variance(X, weights),
+                    epoch_rows=n_samples,
+                )
+                if self.batch_size is None or self.batch_size >= n_samples:
+                    source, horizon = batch_source(nx, X, weights), None
+                    stopping.settle = self.alignment_decay < 1
+                else:
+                    source = batch_source(nx, X, weights, self.batch_size)
+                    horizon = self._horizon(n_codes)
+                    stopping.max_no_improvement = self.max_no_improvement
+                state = run(
+                    SolverState(nx.asarray(codebook)),
+                    source,
+                    alignment,
+                    schedule=lambda epoch: self._schedule(start + epoch),
+                    max_epochs=self.max_iter,
+                    horizon=horizon,
+                    stopping=stopping,
+                    rng=rng,
+                    verbose=self.verbose,
+                )
+                labels, inertia, n_used = _final_assignment(
+                    nx, X, state.codebook, weights
+                )
 
         vars(self).pop("_stream", None)
         self._set_fitted(nx, state, labels, inertia)
@@ -716,16 +719,17 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             stream.solver = stream.solver.to_backend(nx)
             X = nx.asarray(X, dtype=stream.solver.codebook.dtype)
             source = SingleBatch(nx, X, nx.asarray(sample_weight))
-            run(
-                stream.solver,
-                source,
-                alignment,
-                schedule=self._schedule,
-                max_epochs=1,
-                horizon=self._horizon(n_codes),
-                rng=stream.rng,
-                verbose=self.verbose,
-            )
+            with nx.solver_threads():
+                run(
+                    stream.solver,
+                    source,
+                    alignment,
+                    schedule=self._schedule,
+                    max_epochs=1,
+                    horizon=self._horizon(n_codes),
+                    rng=stream.rng,
+                    verbose=self.verbose,
+                )
 
         self._stream = stream
         self._set_fitted(nx, stream.solver, source.labels, source.last.error)
