@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit, prange
+from numba import carray, njit, prange
 from sklearn.utils import check_array
 
 from ._tensors import numpy_dtype
 from .alignment import sqrtm_psd, weighted_moments
+from .assignment_fused import LANES, _stack_empty
 from .assignment_sparse import as_csr
 from .backends import dense, host_rows, to_host
 
@@ -28,6 +30,10 @@ _ROW_BLOCK = 256
 # Reassociation lets LLVM vectorise the distance loops; no-NaN/no-inf flags are
 # left out, as the distances to "no centre yet" start at infinity.
 _FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+# Up to this many features the potentials run on rows laid out in lanes, as the
+# fused assignment kernel: at 16,384 rows and 9 trials (2 AMD EPYC cores) 1.6-2.4x
+# faster than the row-by-row loop at d = 2-8, 1.0-1.4x at d = 16, 0.9x at d = 32.
+LANE_POTENTIALS_MAX_FEATURES = 16
 
 
 @njit(cache=True, parallel=True, fastmath=_FASTMATH)
@@ -46,6 +52,50 @@ def _trial_potentials(X, weights, closest, candidates, partial):
                     sq += diff * diff
                 potential += weights[i] * min(np.float64(sq), closest[i])
             partial[t, b] = potential
+
+
+@cache
+def _lane_trial_potentials(n_features: int):
+    """``_trial_potentials`` for one feature count (a constant, so its loops unroll).
+
+    The rows of a block go ``LANES`` at a time into registers, transposed, and
+    each candidate is compared with a whole lane group at once; row-by-row, LLVM
+    vectorises only the few features of one row.
+    """
+    width = n_features
+    group_size = width * LANES
+
+    @njit(cache=True, parallel=True, fastmath=_FASTMATH)
+    def trial_potentials(X, weights, closest, candidates, partial):
+        n_rows = X.shape[0]
+        for b in prange((n_rows + _ROW_BLOCK - 1) // _ROW_BLOCK):
+            start, stop = b * _ROW_BLOCK, min((b + 1) * _ROW_BLOCK, n_rows)
+            rows_T = carray(_stack_empty(group_size, X.dtype), (width, LANES))
+            near = carray(_stack_empty(LANES, np.float64), (LANES,))
+            mass = carray(_stack_empty(LANES, np.float64), (LANES,))
+            for t in range(candidates.shape[0]):
+                partial[t, b] = 0.0
+            for first in range(start, stop, LANES):
+                n_lane = min(LANES, stop - first)
+                for r in range(LANES):
+                    # A short last group repeats its last row, with no mass.
+                    row = first + min(r, n_lane - 1)
+                    for j in range(width):
+                        rows_T[j, r] = X[row, j]
+                    near[r] = closest[row]
+                    mass[r] = weights[row] if r < n_lane else 0.0
+                for t in range(candidates.shape[0]):
+                    c = candidates[t]
+                    potential = 0.0
+                    for r in range(LANES):
+                        sq = X.dtype.type(0.0)
+                        for j in range(width):
+                            diff = rows_T[j, r] - X[c, j]
+                            sq += diff * diff
+                        potential += mass[r] * min(np.float64(sq), near[r])
+                    partial[t, b] += potential
+
+    return trial_potentials
 
 
 @njit(cache=True, parallel=True, fastmath=_FASTMATH)
@@ -155,9 +205,15 @@ class _DenseRows:
 
     def __init__(self, X):
         self.X = np.ascontiguousarray(X)
+        n_features = self.X.shape[1]
+        self.trial_potentials = (
+            _lane_trial_potentials(n_features)
+            if n_features <= LANE_POTENTIALS_MAX_FEATURES
+            else _trial_potentials
+        )
 
     def potentials(self, weights, closest, candidates, partial):
-        _trial_potentials(self.X, weights, closest, candidates, partial)
+        self.trial_potentials(self.X, weights, closest, candidates, partial)
 
     def lower_closest(self, closest, c):
         _lower_closest(self.X, closest, c)

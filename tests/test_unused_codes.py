@@ -33,10 +33,14 @@ def standardized_digits(digits):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_seeding_chooses_the_rows_of_sklearns_kmeans_plusplus(seed, weighted):
+# Rows in lanes up to LANE_POTENTIALS_MAX_FEATURES = 16, row by row past it.
+@pytest.mark.parametrize("n_features", [1, 5, 16, 17, 40])
+def test_seeding_chooses_the_rows_of_sklearns_kmeans_plusplus(
+    seed, weighted, n_features
+):
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(500, 5)) + 4 * rng.integers(0, 3, size=(500, 1))
-    weights = rng.uniform(0.2, 3.0, 500) if weighted else np.ones(500)
+    X = rng.normal(size=(501, n_features)) + 4 * rng.integers(0, 3, size=(501, 1))
+    weights = rng.uniform(0.2, 3.0, 501) if weighted else np.ones(501)
     _, expected = kmeans_plusplus(
         X, 20, sample_weight=weights, random_state=np.random.RandomState(seed)
     )
