@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.sparsefuncs import mean_variance_axis
 
-from ..backends import CHUNK_ROWS, backend_of, slices
+from ..backends import backend_of, slices
 
 # A covariance matrix is refused past this many entries (2 GiB in float64):
 # Gaussian alignment takes eigendecompositions of d x d matrices every
@@ -56,7 +56,7 @@ def weighted_mean(X, sample_weight=None):
     nx, w = _float64_weights(X, sample_weight)
     if sp.issparse(X):
         return np.asarray(X.T @ w, dtype=np.float64).ravel() / w.sum()
-    chunks = slices(X.shape[0], CHUNK_ROWS)
+    chunks = slices(X.shape[0], nx.moment_rows(X.shape[1]))
     return sum(w[rows] @ nx.float64(X[rows]) for rows in chunks) / nx.sum(w)
 
 
@@ -94,7 +94,7 @@ def weighted_moments(X, sample_weight=None):
         cov = second - np.outer(mean, mean)
         return mean, (cov + cov.T) / 2
     cov = 0.0
-    for rows in slices(X.shape[0], CHUNK_ROWS):
+    for rows in slices(X.shape[0], nx.moment_rows(X.shape[1])):
         centred = nx.float64(X[rows]) - mean
         cov = cov + centred.T @ (centred * w[rows, None])
     cov = cov / nx.sum(w)
@@ -119,10 +119,10 @@ def mean_feature_variance(X, sample_weight) -> float:
         )[1]
         return float(variances.mean())
     mean = weighted_mean(X, w)
-    spread = sum(
-        float(nx.sum(w[rows] * nx.sum((nx.float64(X[rows]) - mean) ** 2, axis=1)))
-        for rows in slices(X.shape[0], CHUNK_ROWS)
-    )
+    spread = 0.0
+    for rows in slices(X.shape[0], nx.moment_rows(X.shape[1])):
+        centred = nx.float64(X[rows]) - mean
+        spread += float(nx.sum(w[rows] * nx.einsum("ij,ij->i", centred, centred)))
     return spread / float(nx.sum(w)) / X.shape[1]
 
 
