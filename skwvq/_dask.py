@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.utils.validation import _check_sample_weight
 
 from ._solver import CodeStatistics
-from ._sources import batch_spans
+from ._sources import batch_count, batch_spans
 from .assignment import assign
 from .streaming import RunningMoments
 
@@ -277,6 +277,7 @@ class DaskMiniBatches:
         self.rows = rows
         self.n_rows = rows.shape[0]
         self.batch_size = batch_size
+        self.n_blocks = batch_count(self.n_rows, batch_size)
 
     def blocks(self, rng):
         return batch_spans(self.n_rows, self.batch_size, rng)

@@ -12,10 +12,12 @@ the codebook to the host.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field, replace
 
 from sklearn.utils import check_random_state
 
+from ._progress import progress
 from .backends import backend_of, to_host
 from .metrics import _perplexity_from, _utilization_from
 from .update import place_unused_codes, stranded_codes, update_codebook
@@ -335,7 +337,9 @@ class SolverState:
         return replace(self, codebook=codebook, running=running)
 
 
-def record_epoch(history, g, statistics, w2, shift=None, *, epoch=0, verbose=0):
+def record_epoch(
+    history, g, statistics, w2, shift=None, *, epoch=0, verbose=0, elapsed=None
+):
     """Append one epoch's J, E, U, C, W and g to ``history`` (and print it if verbose).
 
     E, U and C are those of the codebook(s) the epoch's blocks were assigned to;
@@ -356,9 +360,11 @@ def record_epoch(history, g, statistics, w2, shift=None, *, epoch=0, verbose=0):
         history[key].append(value)
     if verbose:
         moved = "" if shift is None else f" shift={shift:.3g}"
+        timed = "" if elapsed is None else f" ({elapsed:.2f} s)"
         print(
             f"Iteration {epoch}: J={objective:.6g} E={error:.6g} "
-            f"U={values[2]:.3f} g={g:.3g}{moved}"
+            f"U={values[2]:.3f} g={g:.3g}{moved}{timed}",
+            flush=True,
         )
 
 
@@ -397,17 +403,25 @@ def run(
     rng : numpy.random.RandomState, default=None
         Handed to the source (mini-batch draws).
     verbose : int, default=0
+        1: one line per epoch (J, E, U, g, the codebook's shift, seconds since
+        the call began); 2: also a progress bar over each epoch's blocks when
+        there are several (``skwvq._progress``).
 
     Returns
     -------
     SolverState
     """
     nx = backend_of(state.codebook)
+    started = time.perf_counter()
     for _ in range(max_epochs):
         g = schedule(state.n_epochs)
         start = nx.float64(state.codebook)
         epoch, w2, stopped, settled = None, math.nan, False, False
-        for block in source.blocks(rng):
+        blocks = source.blocks(rng)
+        n_blocks = getattr(source, "n_blocks", 1)
+        if verbose >= 2 and n_blocks > 1:
+            blocks = progress(blocks, total=n_blocks, desc=f"epoch {state.n_epochs}")
+        for block in blocks:
             statistics = source.statistics(block, state.codebook)
             retain = (
                 0.0 if horizon is None else max(0.0, 1.0 - statistics.rows / horizon)
@@ -433,7 +447,14 @@ def run(
                 break
         shift = float(nx.sum((nx.float64(state.codebook) - start) ** 2))
         record_epoch(
-            state.history, g, epoch, w2, shift, epoch=state.n_epochs, verbose=verbose
+            state.history,
+            g,
+            epoch,
+            w2,
+            shift,
+            epoch=state.n_epochs,
+            verbose=verbose,
+            elapsed=time.perf_counter() - started,
         )
         state.n_epochs += 1
         if stopped or settled or (stopping is not None and stopping.after_epoch(shift)):

@@ -9,6 +9,8 @@ statistics.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._solver import block_statistics
@@ -67,6 +69,20 @@ def batch_spans(n_samples: int, batch_size: int, rng):
         yield [slice(start, min(start + span, n_samples)) for start in chosen]
 
 
+def batch_count(n_samples: int, batch_size: int) -> int:
+    """Mini-batches in one epoch of ``batch_spans``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> batch_count(1000, 64) == len(list(batch_spans(1000, 64, np.random.RandomState(0))))
+    True
+    """
+    span = max(1, batch_size // _SPANS_PER_BATCH)
+    n_spans = math.ceil(n_samples / span)
+    return math.ceil(n_spans / _SPANS_PER_BATCH)
+
+
 class MiniBatches:
     """Epochs of random mini-batches of an array that may be memory-mapped (see ``batch_spans``)."""
 
@@ -74,6 +90,7 @@ class MiniBatches:
         self.nx, self.X, self.sample_weight = nx, X, sample_weight
         self.n_rows = X.shape[0]
         self.batch_size = batch_size
+        self.n_blocks = batch_count(self.n_rows, batch_size)
 
     def blocks(self, rng):
         return batch_spans(self.n_rows, self.batch_size, rng)

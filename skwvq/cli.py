@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 
+from ._progress import progress as report_progress
 from .alignment import ALIGNMENTS
 from .datasets import load_array, mismatched_gaussian, sample_image_pixels
 from .estimator import WassersteinVQ
@@ -228,6 +229,7 @@ def compare(
     max_iter: int,
     seed: int,
     layers: bool = False,
+    progress: bool = False,
 ) -> list[Row]:
     """Fit every method on ``dataset`` from its shared init and score it on all of X.
 
@@ -247,6 +249,9 @@ def compare(
         epochs of batches of 1024 from the same init: a plain straight-through
         layer and an EMA layer, the two that collapse from a far start, and
         ``skwvq.nn.WassersteinQuantizer``.
+    progress : bool, default=False
+        Report each finished fit: a tqdm bar when tqdm is installed, otherwise
+        a line on stderr.
 
     Returns
     -------
@@ -266,6 +271,8 @@ def compare(
     methods = _methods(dataset.init, alignments, max_iter, seed)
     if layers:
         methods += _layer_methods(dataset.init, max_iter, seed)
+    if progress:
+        methods = report_progress(methods, total=len(methods), desc=dataset.name)
     for method, make in methods:
         model = make()
         start = time.perf_counter()
@@ -310,6 +317,20 @@ def _write_csv(path: Path, rows: Sequence[Row]) -> None:
         writer = csv.writer(file)
         writer.writerow(CSV_FIELDS)
         writer.writerows(rows)
+
+
+def _write_plot(path: Path, rows: Sequence[Row]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # a file, never a window
+    import matplotlib.pyplot as plt
+
+    from .plotting import plot_comparison
+
+    axes = plot_comparison(rows)
+    figure = axes.flat[0].figure
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
 
 
 # ---------------------------------------------------------------------- CLI --
@@ -375,6 +396,20 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also write every row (dataset, method, E, U, C, W, fit_seconds)",
     )
+    compare_parser.add_argument(
+        "--plot",
+        type=Path,
+        metavar="FILE",
+        help=(
+            "also draw the comparison (E / lowest E, U, C, fit time per method) "
+            "into FILE, e.g. compare.png or compare.pdf (needs matplotlib)"
+        ),
+    )
+    compare_parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="report each finished fit (a tqdm bar when tqdm is installed)",
+    )
     return parser
 
 
@@ -394,12 +429,23 @@ def _run_compare(args: argparse.Namespace) -> int:
     except ImportError as exc:  # a missing dependency, e.g. Pillow for china.jpg
         print(f"skwvq compare: error: {exc}", file=sys.stderr)
         return 1
+    if args.plot is not None:
+        try:
+            import skwvq.plotting  # noqa: F401
+        except ImportError as exc:
+            print(f"skwvq compare: error: --plot: {exc}", file=sys.stderr)
+            return 1
     alignments = ALIGNMENTS if args.alignment == "all" else (args.alignment,)
     _warm_up({dataset.X.dtype for dataset in datasets}, alignments)
     all_rows = []
     for index, dataset in enumerate(datasets):
         rows = compare(
-            dataset, alignments, args.max_iter, args.seed, _torch_available()
+            dataset,
+            alignments,
+            args.max_iter,
+            args.seed,
+            _torch_available(),
+            progress=args.progress,
         )
         if index:
             print()
@@ -407,6 +453,8 @@ def _run_compare(args: argparse.Namespace) -> int:
         all_rows.extend(rows)
     if args.csv is not None:
         _write_csv(args.csv, all_rows)
+    if args.plot is not None:
+        _write_plot(args.plot, all_rows)
     return 0
 
 

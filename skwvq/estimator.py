@@ -240,7 +240,10 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         mini-batches: every random draw comes from this one numpy generator,
         whatever the backend.
     verbose : int, default=0
-        Print J, E, U and ``g`` every iteration when positive.
+        1: print one line per iteration (epoch) with J, E, U, ``g``, the
+        codebook's shift and the seconds since ``fit`` began. 2: with
+        ``batch_size`` set, also a progress bar over each epoch's mini-batches
+        (tqdm when installed; a few lines on stderr otherwise).
 
     Attributes
     ----------

@@ -6,12 +6,16 @@ also checks that tensors in gave tensors on the same device out), and are held
 to references computed without the estimator: sklearn's KMeans, numpy.
 """
 
+import re
+import sys
+
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.metrics.pairwise import euclidean_distances
 
 from skwvq import WassersteinVQ
+from skwvq._sources import batch_count
 from skwvq.alignment import weighted_moments
 from skwvq.metrics import codebook_utilization, quantization_error
 
@@ -326,6 +330,36 @@ def test_verbose_prints_progress(blobs, capsys, backend):
     ).fit(backend.asarray(blobs))
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("Iteration 0: J=")
+    # Each line ends with the seconds since fit began, which never go back.
+    seconds = [float(re.search(r"\(([0-9.]+) s\)$", line).group(1)) for line in lines]
+    assert 0 <= seconds[0] <= seconds[1]
+
+
+@pytest.mark.parametrize("tqdm_installed", [True, False])
+def test_verbose_2_reports_mini_batch_progress(
+    blobs, capsys, monkeypatch, tqdm_installed
+):
+    if tqdm_installed:
+        pytest.importorskip("tqdm")
+    else:  # the import inside skwvq._progress fails as if tqdm were absent
+        monkeypatch.setitem(sys.modules, "tqdm", None)
+        monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    X = np.tile(blobs, (8, 1))
+    WassersteinVQ(
+        8,
+        batch_size=100,
+        max_iter=2,
+        tol=0.0,
+        max_no_improvement=None,
+        verbose=2,
+        random_state=0,
+    ).fit(X)
+    captured = capsys.readouterr()
+    assert captured.out.count("Iteration ") == 2
+    # One epoch is len(X) / 100 batches; both reporters name the epoch and the total.
+    n_batches = batch_count(len(X), 100)
+    assert "epoch 0" in captured.err and "epoch 1" in captured.err
+    assert f"{n_batches}/{n_batches}" in captured.err
 
 
 @pytest.mark.parametrize("alignment", ["sliced", "exact"])
