@@ -20,11 +20,15 @@ def _lines(iterable: Iterable, total: int | None, desc: str) -> Iterator:
 
 
 def progress(
-    iterable: Iterable, *, total: int | None = None, desc: str = ""
+    iterable: Iterable, *, total: int | None = None, desc: str = "", leave: bool = True
 ) -> Iterable:
-    """``iterable``, reporting its progress: through tqdm if installed, else in a few lines on stderr."""
+    """``iterable``, reporting its progress: through tqdm if installed, else in a few lines on stderr.
+
+    ``leave=False`` erases a finished tqdm bar (one per epoch of a long fit
+    would otherwise pile up).
+    """
     try:
         from tqdm.auto import tqdm
     except ImportError:
         return _lines(iterable, total, desc)
-    return tqdm(iterable, total=total, desc=desc, leave=False)
+    return tqdm(iterable, total=total, desc=desc, leave=leave)

@@ -420,7 +420,9 @@ def run(
         blocks = source.blocks(rng)
         n_blocks = getattr(source, "n_blocks", 1)
         if verbose >= 2 and n_blocks > 1:
-            blocks = progress(blocks, total=n_blocks, desc=f"epoch {state.n_epochs}")
+            blocks = progress(
+                blocks, total=n_blocks, desc=f"epoch {state.n_epochs}", leave=False
+            )
         for block in blocks:
             statistics = source.statistics(block, state.codebook)
             retain = (
