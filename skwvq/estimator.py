@@ -276,7 +276,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         Device the fit ran on (``"cpu"`` for the numpy backend).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also
