@@ -215,6 +215,13 @@ def _check_pytest(args: list[str]) -> None:
         assert any(req.startswith("pytest-xdist") for req in test_extra), test_extra
 
 
+def _check_sphinx(args: list[str]) -> None:
+    docs_extra = _pyproject()["project"]["optional-dependencies"]["docs"]
+    assert any(req.startswith("sphinx>") for req in docs_extra), docs_extra
+    source = [arg for arg in args if not arg.startswith("-") and arg != "html"][0]
+    assert (ROOT / source / "conf.py").is_file(), f"{source}/conf.py does not exist"
+
+
 def test_the_docs_have_shell_commands_to_check():
     commands = [command for _, command in SHELL_COMMANDS]
     assert "pip install ." in commands and "skwvq compare" in commands, commands
@@ -234,6 +241,8 @@ def test_shell_command_matches_the_code(command):
         _check_skwvq(args[2:])
     elif program == "python" and args[:2] == ["-m", "pytest"]:
         _check_pytest(args[2:])
+    elif program == "python" and args[:2] == ["-m", "sphinx"]:
+        _check_sphinx(args[2:])
     elif program in ("python", "bash") and args:
         _check_script(args[0], args[1:])
     elif program == "pip" and args[:1] == ["install"]:
