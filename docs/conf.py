@@ -44,7 +44,7 @@ autodoc_default_options = {
     "members": True,
     "inherited-members": False,
     # scikit-learn's metadata-routing setters, documented by scikit-learn.
-    "exclude-members": "set_fit_request,set_partial_fit_request,set_score_request",
+    "exclude-members": "__init__,set_fit_request,set_partial_fit_request,set_score_request",
 }
 autodoc_typehints = "none"  # numpydoc's Parameters sections already give the types
 numpydoc_show_class_members = False
@@ -57,6 +57,7 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/plot_",
     "download_all_examples": False,
     "remove_config_comments": True,
+    # plot_1_... to plot_8_...: from the quickstart to the layer.
     "within_subsection_order": "FileNameSortKey",
     "show_memory": False,
     "min_reported_time": 0,
@@ -69,6 +70,7 @@ html_theme = "pydata_sphinx_theme"
 html_title = f"skwvq {release}"
 html_theme_options = {
     "navigation_with_keys": False,
+    "header_links_before_dropdown": 4,
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc"],
     "footer_start": ["copyright"],

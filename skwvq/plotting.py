@@ -158,7 +158,11 @@ def plot_code_usage(quantizer, X, *, sample_weight=None, ax=None, title=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3), layout="constrained")
     ranks = np.arange(n_codes)
-    ax.bar(ranks, shares, width=1.0, color=CODE_COLOR, linewidth=0)
+    # An edge keeps a bar visible where it is narrower than a pixel (a few live
+    # codes among thousands of dead ones).
+    ax.bar(
+        ranks, shares, width=1.0, color=CODE_COLOR, edgecolor=CODE_COLOR, linewidth=0.8
+    )
     ax.axhline(1 / n_codes, color="black", linestyle="--", label="uniform share 1/K")
     if n_dead:
         ax.axvspan(
@@ -166,8 +170,18 @@ def plot_code_usage(quantizer, X, *, sample_weight=None, ax=None, title=None):
             n_codes - 0.5,
             color=DEAD_COLOR,
             alpha=0.25,
+            zorder=0,
             label=f"{n_dead} dead code{'s' if n_dead > 1 else ''}",
         )
+        if n_dead > n_codes // 2:  # the live bars are a sliver at the left edge
+            n_live = n_codes - n_dead
+            ax.annotate(
+                f"{n_live} live code{'s' if n_live != 1 else ''}\nserve all the data",
+                xy=(0, shares[0]),
+                xytext=(0.12, 0.75),
+                textcoords="axes fraction",
+                arrowprops={"arrowstyle": "->"},
+            )
     ax.set_xlim(-0.5, n_codes - 0.5)
     ax.set_xlabel("code, by usage")
     ax.set_ylabel("share of the data")

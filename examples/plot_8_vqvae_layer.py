@@ -61,9 +61,10 @@ def train(layer, steps=1500):
         (loss + vq_loss).backward()
         optimizer.step()
         if step % 100 == 99:
-            with torch.no_grad():
-                z = encoder(test).reshape(-1, n_tokens, dim)
-                used.append(layer(z)[1].unique().numel() / n_codes)
+            with torch.no_grad():  # nearest codes only: the test set trains nothing
+                z = encoder(test).reshape(-1, dim)
+                nearest = torch.cdist(z, layer.codebook.detach()).argmin(dim=1)
+                used.append(nearest.unique().numel() / n_codes)
     layer.eval()
     with torch.no_grad():
         z = encoder(test).reshape(-1, n_tokens, dim)
