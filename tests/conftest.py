@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -149,3 +150,14 @@ def backend(request):
     if device == "cuda" and not torch.cuda.is_available():
         pytest.skip("no CUDA device")
     return Backend(request.param, {"backend": "torch", "device": device}, device)
+
+
+@pytest.fixture(params=["tqdm", "no tqdm"])
+def progress_reporter(request, monkeypatch):
+    """Each progress test twice: with tqdm's bars, and with tqdm made unimportable."""
+    if request.param == "tqdm":
+        pytest.importorskip("tqdm")
+    else:
+        monkeypatch.setitem(sys.modules, "tqdm", None)
+        monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    return request.param

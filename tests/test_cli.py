@@ -329,52 +329,24 @@ def test_sample_image_pixels_without_pillow_says_what_to_install(without_pillow)
     assert "china.jpg" in str(info.value)
 
 
+def _compare_points(tmp_path, blobs, capsys, *options):
+    """`skwvq compare` on the blobs saved as points.npy, K = 8, Gaussian alignment only."""
+    data = tmp_path / "points.npy"
+    np.save(data, blobs)
+    command = ["compare", "--data", str(data), "--n-clusters", "8"]
+    return _run([*command, "--alignment", "gaussian", *options], capsys)
+
+
 def test_plot_writes_a_figure_of_the_comparison(tmp_path, blobs, capsys):
     pytest.importorskip("matplotlib")
-    data, figure = tmp_path / "points.npy", tmp_path / "compare.png"
-    np.save(data, blobs)
-    status, _, _ = _run(
-        [
-            "compare",
-            "--data",
-            str(data),
-            "--n-clusters",
-            "8",
-            "--alignment",
-            "gaussian",
-            "--plot",
-            str(figure),
-        ],
-        capsys,
-    )
+    figure = tmp_path / "compare.png"
+    status, _, _ = _compare_points(tmp_path, blobs, capsys, "--plot", str(figure))
     assert status == 0
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("tqdm_installed", [True, False])
-def test_progress_reports_every_fit(
-    tmp_path, blobs, capsys, monkeypatch, tqdm_installed
-):
-    if tqdm_installed:
-        pytest.importorskip("tqdm")
-    else:
-        monkeypatch.setitem(sys.modules, "tqdm", None)
-        monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-    data = tmp_path / "points.npy"
-    np.save(data, blobs)
-    status, out, err = _run(
-        [
-            "compare",
-            "--data",
-            str(data),
-            "--n-clusters",
-            "8",
-            "--alignment",
-            "gaussian",
-            "--progress",
-        ],
-        capsys,
-    )
+def test_progress_reports_every_fit(tmp_path, blobs, capsys, progress_reporter):
+    status, out, err = _compare_points(tmp_path, blobs, capsys, "--progress")
     assert status == 0
     # tqdm's bar and the plain lines both name the data set and count the fits.
     (table,) = _tables(out).values()

@@ -7,7 +7,6 @@ to references computed without the estimator: sklearn's KMeans, numpy.
 """
 
 import re
-import sys
 
 import numpy as np
 import pytest
@@ -335,15 +334,7 @@ def test_verbose_prints_progress(blobs, capsys, backend):
     assert 0 <= seconds[0] <= seconds[1]
 
 
-@pytest.mark.parametrize("tqdm_installed", [True, False])
-def test_verbose_2_reports_mini_batch_progress(
-    blobs, capsys, monkeypatch, tqdm_installed
-):
-    if tqdm_installed:
-        pytest.importorskip("tqdm")
-    else:  # the import inside skwvq._progress fails as if tqdm were absent
-        monkeypatch.setitem(sys.modules, "tqdm", None)
-        monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+def test_verbose_2_reports_mini_batch_progress(blobs, capsys, progress_reporter):
     X = np.tile(blobs, (8, 1))
     WassersteinVQ(
         8,
@@ -361,7 +352,7 @@ def test_verbose_2_reports_mini_batch_progress(
     n_batches = batch_count(len(X), 100)
     for epoch in (0, 1):
         assert re.search(rf"epoch {epoch}: .*\b[0-9]+/{n_batches}\b", captured.err)
-    if not tqdm_installed:
+    if progress_reporter == "no tqdm":
         assert f"epoch 1: {n_batches}/{n_batches}" in captured.err
 
 
