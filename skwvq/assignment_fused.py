@@ -17,7 +17,7 @@ LANES = 16
 
 
 @intrinsic
-def _stack_empty(typingctx, size, dtype):
+def stack_empty(typingctx, size, dtype):
     """Uninitialised stack storage for ``size`` items (a literal) of ``dtype``.
 
     Scratch allocated with ``np.empty`` lives on the heap, where LLVM cannot
@@ -91,10 +91,10 @@ def fused_kernel(n_features: int):
         # at d = 2, K = 16).
         n_codes = code_norms.shape[0]
         given_norms = x_sq_norms.shape[0] > 0
-        row_norms = carray(_stack_empty(pass_rows, X.dtype), (pass_rows,))
-        rows_T = carray(_stack_empty(transposed_size, X.dtype), (width, pass_rows))
-        minima = carray(_stack_empty(pass_rows, X.dtype), (pass_rows,))
-        argmins = carray(_stack_empty(pass_rows, np.int32), (pass_rows,))
+        row_norms = carray(stack_empty(pass_rows, X.dtype), (pass_rows,))
+        rows_T = carray(stack_empty(transposed_size, X.dtype), (width, pass_rows))
+        minima = carray(stack_empty(pass_rows, X.dtype), (pass_rows,))
+        argmins = carray(stack_empty(pass_rows, np.int32), (pass_rows,))
         for first in range(start, stop, pass_rows):
             n_rows = min(pass_rows, stop - first)
             for r in range(pass_rows):

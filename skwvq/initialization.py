@@ -12,7 +12,7 @@ from sklearn.utils import check_array
 
 from ._tensors import numpy_dtype
 from .alignment import sqrtm_psd, weighted_moments
-from .assignment_fused import LANES, _stack_empty
+from .assignment_fused import LANES, stack_empty
 from .assignment_sparse import as_csr
 from .backends import dense, host_rows, to_host
 
@@ -70,9 +70,9 @@ def _lane_trial_potentials(n_features: int):
         n_rows = X.shape[0]
         for b in prange((n_rows + _ROW_BLOCK - 1) // _ROW_BLOCK):
             start, stop = b * _ROW_BLOCK, min((b + 1) * _ROW_BLOCK, n_rows)
-            rows_T = carray(_stack_empty(group_size, X.dtype), (width, LANES))
-            near = carray(_stack_empty(LANES, np.float64), (LANES,))
-            mass = carray(_stack_empty(LANES, np.float64), (LANES,))
+            rows_T = carray(stack_empty(group_size, X.dtype), (width, LANES))
+            near = carray(stack_empty(LANES, np.float64), (LANES,))
+            mass = carray(stack_empty(LANES, np.float64), (LANES,))
             for t in range(candidates.shape[0]):
                 partial[t, b] = 0.0
             for first in range(start, stop, LANES):
