@@ -7,8 +7,8 @@ Fang et al. start the codebook from ``N(0, I)`` while the data follow
 same 512 codes at every shift:
 
 - ``MiniBatchKMeans`` without reassignment, online k-means as an EMA VQ layer
-  runs it: beyond a shift of about one standard deviation, a handful of codes
-  take all the data;
+  runs it: from a shift of one standard deviation its codes die, and from four
+  on a handful of codes take all the data;
 - ``KMeans``, whose Lloyd iterations move each empty cluster to an outlying row:
   every code ends up used, but unevenly (lower perplexity C);
 - ``WassersteinVQ``, which moves the codebook's distribution onto the data's.
