@@ -9,7 +9,13 @@ from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .metrics import _check_inputs, _quantizer_codebook, _usage
+from .metrics import (
+    _check_inputs,
+    _perplexity_from,
+    _quantizer_codebook,
+    _usage,
+    _utilization_from,
+)
 
 try:
     import matplotlib.pyplot as plt
@@ -33,7 +39,7 @@ DEAD_COLOR = "tab:red"
 CODE_COLOR = "tab:blue"
 
 
-def _axes_grid(n_panels: int, axes, panel_size=(3.2, 2.6)):
+def _axes_grid(n_panels: int, axes):
     """``n_panels`` Axes: the given ones (checked) or a new figure's, in at most three columns."""
     if axes is not None:
         axes = np.atleast_1d(np.asarray(axes, dtype=object)).ravel()
@@ -45,7 +51,7 @@ def _axes_grid(n_panels: int, axes, panel_size=(3.2, 2.6)):
     _, grid = plt.subplots(
         n_rows,
         n_cols,
-        figsize=(panel_size[0] * n_cols, panel_size[1] * n_rows),
+        figsize=(3.2 * n_cols, 2.6 * n_rows),
         squeeze=False,
         layout="constrained",
     )
@@ -54,11 +60,12 @@ def _axes_grid(n_panels: int, axes, panel_size=(3.2, 2.6)):
     return grid.ravel()[:n_panels]
 
 
-def _fitted_codebook(quantizer, X):
-    """The quantizer's codebook and X in its space (a pipeline's earlier steps applied), validated."""
+def _code_counts(quantizer, X, sample_weight=None):
+    """X in the quantizer's space (a pipeline's earlier steps applied), its codebook and each code's weighted count, validated."""
     codebook, X = _quantizer_codebook(quantizer, X)
-    X, codebook, _ = _check_inputs(X, codebook, None)
-    return X, codebook
+    X, codebook, sample_weight = _check_inputs(X, codebook, sample_weight)
+    _, counts = _usage(X, codebook, sample_weight)
+    return X, codebook, np.asarray(counts, dtype=float)
 
 
 def plot_history(estimator, *, keys: Sequence[str] | None = None, axes=None):
@@ -149,10 +156,8 @@ def plot_code_usage(quantizer, X, *, sample_weight=None, ax=None, title=None):
     >>> ax.get_legend_handles_labels()[1]
     ['uniform share 1/K', '7 dead codes']
     """
-    codebook, X = _quantizer_codebook(quantizer, X)
-    X, codebook, sample_weight = _check_inputs(X, codebook, sample_weight)
-    _, counts = _usage(X, codebook, sample_weight)
-    shares = np.sort(np.asarray(counts, dtype=float))[::-1] / max(counts.sum(), 1e-300)
+    _, _, counts = _code_counts(quantizer, X, sample_weight)
+    shares = np.sort(counts)[::-1] / max(counts.sum(), 1e-300)
     n_codes = shares.size
     n_dead = int(np.sum(shares <= 0))
     if ax is None:
@@ -185,10 +190,9 @@ def plot_code_usage(quantizer, X, *, sample_weight=None, ax=None, title=None):
     ax.set_xlim(-0.5, n_codes - 0.5)
     ax.set_xlabel("code, by usage")
     ax.set_ylabel("share of the data")
-    used = shares[shares > 0]
-    perplexity = float(np.exp(-np.sum(used * np.log(used))))
     name = title or type(quantizer).__name__
-    ax.set_title(f"{name}: U = {1 - n_dead / n_codes:.3f}, C = {perplexity:.1f}")
+    utilization, perplexity = _utilization_from(counts), _perplexity_from(counts)
+    ax.set_title(f"{name}: U = {utilization:.3f}, C = {perplexity:.1f}")
     ax.legend(loc="upper right")
     return ax
 
@@ -237,11 +241,9 @@ def plot_codebook(
     >>> plot_codebook(vq, X).get_xlabel()[:4]
     'PC 1'
     """
-    codebook, X = _quantizer_codebook(quantizer, X)
-    X, codebook, _ = _check_inputs(X, codebook, None)
     if not isinstance(max_points, int | np.integer) or max_points < 1:
         raise ValueError(f"max_points must be a positive integer, got {max_points!r}.")
-    _, counts = _usage(X, codebook, None)
+    X, codebook, counts = _code_counts(quantizer, X)
     rng = check_random_state(random_state)
     rows = X
     if X.shape[0] > max_points:
@@ -272,7 +274,7 @@ def plot_codebook(
         label="data",
         rasterized=True,
     )
-    dead = np.asarray(counts) <= 0
+    dead = counts <= 0
     ax.scatter(
         codes[~dead, 0], codes[~dead, 1], s=14, color=CODE_COLOR, label="used codes"
     )
