@@ -8,10 +8,10 @@ HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 collect_ignore = []
 if importlib.util.find_spec("triton") is None:
-    collect_ignore.append("skwvq/assignment_triton.py")
+    collect_ignore.append("skwvq/kernels/_triton.py")
 if not HAVE_TORCH:
     collect_ignore += [
-        "skwvq/assignment_torch.py",
+        "skwvq/kernels/_torch.py",
         "skwvq/nn.py",
         "skwvq/_reference_layers.py",
         "tests/ddp_worker.py",

@@ -6,8 +6,8 @@ side by side in one run (median of ``--repeats``):
 - the machine's GEMM rate for that shape: ``X_block @ C.T`` with numpy, best over
   row-block sizes (so the output can stay in cache; one huge product is
   memory-bound and understates the peak), in float32 and float64;
-- skwvq's assignment (``skwvq.assignment.nearest_codes``: the fused kernel of
-  ``skwvq.assignment_fused`` at ``d <= 32``, BLAS blocks above), float32 and
+- skwvq's assignment (``skwvq.kernels.nearest_codes``: the fused kernel of
+  ``skwvq.kernels._fused`` at ``d <= 32``, BLAS blocks above), float32 and
   float64;
 - ``KMeans.predict`` and faiss ``IndexFlatL2.search(k=1)`` (when faiss is installed).
 
@@ -29,7 +29,7 @@ from sklearn.cluster import KMeans
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import format_table, machine_description, median_time, write_csv  # noqa: E402
 
-from skwvq.assignment import nearest_codes, uses_fused_kernel  # noqa: E402
+from skwvq.kernels import nearest_codes, uses_fused_kernel  # noqa: E402
 
 try:
     import faiss

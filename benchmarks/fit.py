@@ -28,9 +28,9 @@ from _common import format_table, machine_description, median_time, write_csv  #
 
 from skwvq import WassersteinVQ  # noqa: E402
 from skwvq.alignment import ALIGNMENTS  # noqa: E402
-from skwvq.assignment import assign  # noqa: E402
 from skwvq.datasets import mismatched_gaussian  # noqa: E402
 from skwvq.initialization import initial_codebook  # noqa: E402
+from skwvq.kernels import assign  # noqa: E402
 from skwvq.metrics import codebook_utilization, quantization_error  # noqa: E402
 from skwvq.update import update_codebook  # noqa: E402
 

@@ -40,8 +40,10 @@ from _common import (  # noqa: E402
     write_csv,
 )
 
-from skwvq import WassersteinVQ, assignment_torch  # noqa: E402
-from skwvq.backends import TorchBackend, slices  # noqa: E402
+from skwvq import WassersteinVQ  # noqa: E402
+from skwvq.backends import TorchBackend  # noqa: E402
+from skwvq.kernels import _torch as device_kernels  # noqa: E402
+from skwvq.kernels import slices  # noqa: E402
 
 
 def synchronize(device):
@@ -243,15 +245,15 @@ def main(argv=None):
         n_codes = codes[-1] if args.tiny else min(16384, codes[-1])
         X = torch.randn(n_rows, features[0], device=device, generator=generator)
         codebook = X[:n_codes].clone()
-        budget = assignment_torch._DEVICE_BLOCK_BYTES[device.type]
+        budget = device_kernels._DEVICE_BLOCK_BYTES[device.type]
         for block_bytes in block_sweep:
-            assignment_torch._DEVICE_BLOCK_BYTES[device.type] = block_bytes
+            device_kernels._DEVICE_BLOCK_BYTES[device.type] = block_bytes
             chunk, rates, agreements = assignment_rows(
                 X, codebook, blocked, None, args.repeats
             )
             sweep_rows.append([features[0], n_codes, chunk, *rates,
                                rates[1] / rates[0], "", "", *agreements])  # fmt: skip
-        assignment_torch._DEVICE_BLOCK_BYTES[device.type] = budget
+        device_kernels._DEVICE_BLOCK_BYTES[device.type] = budget
         del X, codebook
         print(f"\nrows per chunk of the blocked kernel at d={features[0]}, K={n_codes} "
               f"(default: {budget / 2**20:.0f} MiB of distances per chunk)")  # fmt: skip

@@ -22,7 +22,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from ._solver import CodeStatistics
 from ._sources import batch_count, batch_spans
-from .assignment import assign
+from .kernels import assign
 from .streaming import RunningMoments
 
 # Block results are added this many at a time (``split_every`` of dask's reductions).

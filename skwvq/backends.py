@@ -12,13 +12,18 @@ import ot.backend
 import scipy.sparse as sp
 from sklearn.utils.extmath import row_norms
 
-from .assignment import (
+from .kernels import (
     Assignment,
+    DenseSeedingRows,
+    SparseSeedingRows,
     assign,
+    assign_sparse,
     chunk_rows,
     code_sums,
+    code_sums_sparse,
     pairwise_distances_chunked,
     single_threaded_blas,
+    slices,
 )
 
 BACKENDS = ("auto", "numpy", "torch")
@@ -68,24 +73,12 @@ def is_tensor(a) -> bool:
     return torch is not None and isinstance(a, torch.Tensor)
 
 
-def slices(n_rows: int, chunk: int):
-    """Consecutive row slices of at most ``chunk`` rows covering ``range(n_rows)``.
-
-    Examples
-    --------
-    >>> slices(5, 2)
-    [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
-    """
-    return [
-        slice(start, min(start + chunk, n_rows)) for start in range(0, n_rows, chunk)
-    ]
-
-
 class NumpyBackend(ot.backend.NumpyBackend):
-    """numpy arrays on the CPU: threaded BLAS distances and numba per-code sums.
+    """numpy arrays and CSR matrices on the CPU: threaded BLAS distances and numba per-code sums.
 
     Extends POT's numpy backend with what the solver needs beyond POT's: the
-    nearest-code kernels of ``skwvq.assignment``, data placement and casts.
+    kernels of ``skwvq.kernels`` (dense or sparse, as the rows are), data
+    placement and casts.
 
     Examples
     --------
@@ -138,7 +131,11 @@ class NumpyBackend(ot.backend.NumpyBackend):
     def assign(
         self, X, codebook, *, sample_weight=None, x_sq_norms=None, chunk_size=None
     ):
-        """Nearest codes and per-code statistics; see ``skwvq.assignment.assign``."""
+        """Nearest codes and per-code statistics; see ``skwvq.kernels.assign`` (``assign_sparse`` for CSR rows)."""
+        if sp.issparse(X):
+            return assign_sparse(
+                X, codebook, sample_weight=sample_weight, x_sq_norms=x_sq_norms
+            )
         return assign(
             X,
             codebook,
@@ -149,14 +146,22 @@ class NumpyBackend(ot.backend.NumpyBackend):
 
     def code_sums(self, X, labels, sample_weight, n_codes: int):
         """Weighted count and float64 sum of the rows of ``X`` assigned to each code."""
+        if sp.issparse(X):
+            return code_sums_sparse(X, labels, sample_weight, n_codes)
         return code_sums(X, labels, sample_weight, n_codes)
 
     def distances(self, X, codebook):
         """Euclidean distances from every row of ``X`` to every code."""
-        return pairwise_distances_chunked(X, codebook)
+        return pairwise_distances_chunked(X, codebook, self.rows)
+
+    def seeding_rows(self, X, n_trials: int):
+        """The k-means++ kernels on the rows of ``X`` (``skwvq.kernels._seeding``), dense or CSR."""
+        if sp.issparse(X):
+            return SparseSeedingRows(X, n_trials)
+        return DenseSeedingRows(X)
 
     def solver_threads(self):
-        """The context a fit runs in: BLAS at one thread (``skwvq.assignment.single_threaded_blas``)."""
+        """The context a fit runs in: BLAS at one thread (``skwvq.kernels.single_threaded_blas``)."""
         return single_threaded_blas()
 
     def moment_rows(self, n_features: int) -> int:
@@ -165,7 +170,7 @@ class NumpyBackend(ot.backend.NumpyBackend):
 
 
 class TorchBackend(ot.backend.TorchBackend):
-    """torch tensors on one device, the kernels of ``skwvq.assignment_torch``.
+    """torch tensors on one device, the kernels of ``skwvq.kernels._torch``.
 
     Extends POT's torch backend with the assignment kernel and with data
     placement: numpy data are copied to the device once when they fit in half
@@ -174,7 +179,7 @@ class TorchBackend(ot.backend.TorchBackend):
 
     On a CUDA device with Triton (shipped with PyTorch's CUDA builds), float32
     data of at most 64 features are assigned by the fused kernel of
-    ``skwvq.assignment_triton``, which never writes the distance block.
+    ``skwvq.kernels._triton``, which never writes the distance block.
 
     Parameters
     ----------
@@ -201,20 +206,20 @@ class TorchBackend(ot.backend.TorchBackend):
     def __init__(self, device="cpu", fused=None):
         torch = import_torch()
         super().__init__()
-        from . import assignment_torch
+        from .kernels import _torch
 
         self.torch = torch
-        self.kernels = assignment_torch
+        self.kernels = _torch
         self.device = torch.device(device)
         self.fused = None
         if self.device.type == "cuda" and fused is not False:
             try:
-                from . import assignment_triton
+                from .kernels import _triton
             except ImportError:
                 if fused:
                     raise
             else:
-                self.fused = assignment_triton
+                self.fused = _triton
 
     def asarray(self, a, dtype=None):
         """``a`` as a tensor on this backend's device; half precision becomes float32."""
@@ -279,7 +284,7 @@ class TorchBackend(ot.backend.TorchBackend):
     def assign(
         self, X, codebook, *, sample_weight=None, x_sq_norms=None, chunk_size=None
     ):
-        """Nearest codes and per-code statistics; see ``skwvq.assignment_torch.assign``.
+        """Nearest codes and per-code statistics; see ``skwvq.kernels._torch.assign``.
 
         On the CPU the numpy backend's kernels do the work on views of the
         tensors: torch's CPU ``min`` over a dimension (values and indices) runs
@@ -464,6 +469,20 @@ def dense(a) -> np.ndarray:
            [0., 1.]])
     """
     return a.toarray() if sp.issparse(a) else a
+
+
+def entries_per_row(X) -> float:
+    """Entries that one distance to a row of ``X`` reads: its features, or its mean stored entries if sparse.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> entries_per_row(sp.eye(4, 1000, format="csr"))
+    1.0
+    """
+    if sp.issparse(X):
+        return max(1.0, X.nnz / max(1, X.shape[0]))
+    return float(X.shape[1])
 
 
 def to_host(a):

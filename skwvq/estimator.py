@@ -26,7 +26,6 @@ from ._solver import HORIZON_ROWS_PER_CODE, SolverState, StoppingRule, run
 from ._sources import SingleBatch, batch_source
 from ._tensors import check_tensor, like_input, numpy_dtype
 from .alignment import ALIGNMENTS, TARGETS, mean_feature_variance, resolve_target
-from .assignment_sparse import as_csr
 from .backends import (
     BACKENDS,
     import_torch,
@@ -36,6 +35,7 @@ from .backends import (
     to_host,
 )
 from .initialization import INITS, check_codebook, initial_codebook
+from .kernels import as_csr
 
 ENCODINGS = ("quantized", "distance", "onehot", "ordinal")
 # What n_clusters="auto" means when the data allow it: one byte per code.

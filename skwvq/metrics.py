@@ -11,9 +11,8 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from .alignment import ALIGNMENTS
-from .assignment import assign
-from .assignment_sparse import as_csr
-from .backends import is_dask_collection
+from .backends import backend_of, is_dask_collection
+from .kernels import as_csr
 
 __all__ = [
     "quantization_error",
@@ -67,7 +66,7 @@ def _usage(X, codebook, sample_weight):
     if hasattr(X, "code_statistics"):
         statistics = X.code_statistics(codebook)
         return statistics.error / statistics.weight, statistics.counts
-    result = assign(X, codebook, sample_weight=sample_weight)
+    result = backend_of().assign(X, codebook, sample_weight=sample_weight)
     return float(np.average(result.sq_distances, weights=sample_weight)), result.counts
 
 

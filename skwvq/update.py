@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import pairwise_distances_argmin
 
-from .backends import backend_of, dense, to_host
-from .initialization import entries_per_row, kmeans_plusplus_rows, seeding_sample_size
+from .backends import backend_of, dense, entries_per_row, to_host
+from .initialization import kmeans_plusplus_rows, seeding_sample_size
 
 
 def update_codebook(codebook, mass, weighted_sums, targets, alignment_weight):

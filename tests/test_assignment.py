@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from skwvq.assignment import (
+from skwvq.kernels import (
+    LANES,
     assign,
     nearest_codes,
     pairwise_distances_chunked,
     uses_fused_kernel,
 )
-from skwvq.assignment_fused import LANES
 
 
 def reference(X, codebook, sample_weight):

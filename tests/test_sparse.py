@@ -15,8 +15,8 @@ from sklearn.cluster import kmeans_plusplus
 from skwvq import WassersteinVQ, metrics
 from skwvq.alignment import default_n_projections, sliced_data_side, sliced_targets
 from skwvq.alignment._sliced import random_directions
-from skwvq.assignment import assign
 from skwvq.initialization import kmeans_plusplus_rows
+from skwvq.kernels import assign_sparse
 
 
 def sparse_data(n_samples=1500, n_features=120, density=0.05, seed=0, dtype=None):
@@ -37,7 +37,7 @@ def test_sparse_assignment_matches_a_float64_argmin(dtype):
     X = sparse_data(dtype=dtype)
     codebook = np.random.default_rng(1).uniform(0, 0.5, (24, X.shape[1])).astype(dtype)
     weights = np.random.default_rng(2).uniform(0.5, 2.0, X.shape[0])
-    result = assign(X, codebook, sample_weight=weights)
+    result = assign_sparse(X, codebook, sample_weight=weights)
     dense = X.toarray().astype(np.float64)
     sq = ((dense[:, None, :] - codebook.astype(np.float64)) ** 2).sum(-1)
     np.testing.assert_array_equal(result.labels, sq.argmin(1))
@@ -55,7 +55,7 @@ def test_duplicate_entries_are_summed_before_norms_are_taken():
     rows, cols = np.array([0, 0, 1]), np.array([2, 2, 0])
     X = sp.coo_matrix((np.array([1.0, 2.0, 5.0]), (rows, cols)), shape=(2, 3))
     codebook = np.array([[0.0, 0.0, 3.0], [5.0, 0.0, 0.0]])
-    result = assign(X.tocsr(), codebook)
+    result = assign_sparse(X.tocsr(), codebook)
     np.testing.assert_array_equal(result.labels, [0, 1])
     np.testing.assert_allclose(result.sq_distances, [0.0, 0.0])
 

@@ -703,12 +703,12 @@ def test_fused_cuda_kernel_matches_float64_argmin(n_features):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("chunk_size", [None, 1, 999])
 def test_device_kernel_matches_float64_argmin_on_cpu_tensors(dtype, chunk_size):
-    """``skwvq.assignment_torch`` (the GPU path: addmm + min), run on CPU tensors.
+    """``skwvq.kernels._torch`` (the GPU path: addmm + min), run on CPU tensors.
 
     On the CPU the torch backend hands tensors to the numpy kernels, so this
     is where the device kernel itself is checked without a GPU.
     """
-    from skwvq import assignment_torch
+    from skwvq.kernels import _torch as device_kernels
 
     generator = torch.Generator().manual_seed(0)
     codebook = 10 * torch.randn(37, 5, generator=generator, dtype=torch.float64)
@@ -717,7 +717,7 @@ def test_device_kernel_matches_float64_argmin_on_cpu_tensors(dtype, chunk_size):
         1000, 5, generator=generator, dtype=torch.float64
     )
     weights = torch.rand(1000, generator=generator, dtype=torch.float64) + 0.1
-    result = assignment_torch.assign(
+    result = device_kernels.assign(
         X.to(dtype),
         codebook.to(dtype),
         lambda X, index: X[index],

@@ -1,21 +1,19 @@
-"""The numpy backend's nearest-code assignment: the fused kernel for few features, chunked BLAS distances and a per-chunk argmin otherwise, numba per-code sums."""
+"""The numpy backend's nearest-code assignment of dense rows: the fused kernel for few features, chunked BLAS distances and a per-chunk argmin otherwise, numba per-code sums."""
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import scipy.sparse as sp
 from numba import njit
 from sklearn.utils.extmath import row_norms
 from threadpoolctl import ThreadpoolController
 
-from .assignment_fused import code_rows, fused_kernel
-from .assignment_sparse import code_sums_sparse, nearest_codes_sparse
+from ._common import Assignment, slices
+from ._fused import code_rows, fused_kernel
 
 # Rows per chunk are chosen so that the chunk's distance block (rows x K) stays
 # near this many bytes: small enough to live in cache between the GEMM that
@@ -29,28 +27,6 @@ _MIN_CHUNK_ROWS = 64
 FUSED_MAX_FEATURES = 32
 # Rows per task handed to a thread by the fused path.
 FUSED_CHUNK_ROWS = 4096
-
-
-@dataclass
-class Assignment:
-    """Result of assigning samples to their nearest codes.
-
-    Attributes
-    ----------
-    labels : ndarray of shape (n_samples,), dtype int64
-        Index of the nearest code of each sample.
-    sq_distances : ndarray of shape (n_samples,)
-        Squared Euclidean distance of each sample to its nearest code.
-    counts : ndarray of shape (n_codes,), dtype float64
-        Total sample weight assigned to each code.
-    sums : ndarray of shape (n_codes, n_features), dtype float64
-        Weighted sum of the samples assigned to each code.
-    """
-
-    labels: np.ndarray
-    sq_distances: np.ndarray
-    counts: np.ndarray
-    sums: np.ndarray
 
 
 def chunk_rows(n_codes: int, itemsize: int) -> int:
@@ -184,7 +160,7 @@ def nearest_codes(X, codebook, *, x_sq_norms=None, chunk_size=None, n_threads=No
     """Labels and squared distances of the nearest codes, chunks spread over threads.
 
     With few features (``uses_fused_kernel``) each thread runs the fused kernel
-    of ``skwvq.assignment_fused`` on its chunks. Otherwise each thread runs
+    of ``skwvq.kernels._fused`` on its chunks. Otherwise each thread runs
     single-threaded BLAS on its own chunk followed by the argmin while the
     chunk's distance block is still in cache; BLAS's own threads are held at
     one meanwhile, since they would otherwise spin against ours.
@@ -205,10 +181,7 @@ def nearest_codes(X, codebook, *, x_sq_norms=None, chunk_size=None, n_threads=No
         n_threads = available_threads()
     labels = np.empty(n_samples, dtype=np.int64)
     sq_distances = np.empty(n_samples, dtype=X.dtype)
-    chunks = [
-        slice(start, min(start + chunk_size, n_samples))
-        for start in range(0, n_samples, chunk_size)
-    ]
+    chunks = slices(n_samples, chunk_size)
 
     if not chunks:
         return labels, sq_distances
@@ -246,19 +219,19 @@ def assign(
 
     Distances are computed chunk by chunk (chunks spread over threads) as
     ``||x||^2 + ||c||^2 - 2 x.c``: with few features by the fused kernel of
-    ``skwvq.assignment_fused``, which keeps each row's running minimum in a
+    ``skwvq.kernels._fused``, which keeps each row's running minimum in a
     register, otherwise by one BLAS product per chunk (the code norms folded
     in) and an argmin while the chunk is in cache; one serial numba pass
     then adds each sample to its code's weighted count and sum, in row order,
     so the sums do not depend on the thread count. Memory stays
     ``O(chunk_size * n_codes)``: the ``n_samples x n_codes`` matrix is never formed.
 
-    Sparse X goes to the kernels of ``skwvq.assignment_sparse``, which never
-    densify it.
+    Sparse rows take ``skwvq.kernels.assign_sparse`` instead (the numpy
+    backend chooses).
 
     Parameters
     ----------
-    X : ndarray or sparse matrix of shape (n_samples, n_features), float32 or float64
+    X : ndarray of shape (n_samples, n_features), float32 or float64
         Samples (read-only and memory-mapped arrays are accepted).
     codebook : ndarray of shape (n_codes, n_features)
         Codes, in the dtype of ``X``.
@@ -279,7 +252,7 @@ def assign(
     Examples
     --------
     >>> import numpy as np
-    >>> from skwvq.assignment import assign
+    >>> from skwvq.kernels import assign
     >>> X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0]])
     >>> codebook = np.array([[0.0, 0.0], [5.0, 5.0], [9.0, 9.0]])
     >>> result = assign(X, codebook)
@@ -288,16 +261,13 @@ def assign(
     >>> result.counts
     array([2., 1., 0.])
     """
-    if sp.issparse(X):
-        labels, sq_distances = nearest_codes_sparse(X, codebook, x_sq_norms=x_sq_norms)
-    else:
-        labels, sq_distances = nearest_codes(
-            X,
-            codebook,
-            x_sq_norms=x_sq_norms,
-            chunk_size=chunk_size,
-            n_threads=n_threads,
-        )
+    labels, sq_distances = nearest_codes(
+        X,
+        codebook,
+        x_sq_norms=x_sq_norms,
+        chunk_size=chunk_size,
+        n_threads=n_threads,
+    )
     counts, sums = code_sums(X, labels, sample_weight, codebook.shape[0])
     return Assignment(labels, sq_distances, counts, sums)
 
@@ -310,7 +280,7 @@ def code_sums(X, labels, sample_weight, n_codes: int):
 
     Parameters
     ----------
-    X : ndarray or sparse matrix of shape (n_samples, n_features)
+    X : ndarray of shape (n_samples, n_features)
     labels : ndarray of shape (n_samples,), int64
     sample_weight : ndarray of shape (n_samples,) or None
         Ones if None.
@@ -328,8 +298,6 @@ def code_sums(X, labels, sample_weight, n_codes: int):
     >>> counts, sums.ravel()
     (array([2., 1.]), array([4., 5.]))
     """
-    if sp.issparse(X):
-        return code_sums_sparse(X, labels, sample_weight, n_codes)
     n_samples, n_features = X.shape
     if sample_weight is None:
         sample_weight = np.ones(n_samples, dtype=X.dtype)
@@ -339,7 +307,11 @@ def code_sums(X, labels, sample_weight, n_codes: int):
     return counts, sums
 
 
-def pairwise_distances_chunked(X: np.ndarray, codebook: np.ndarray) -> np.ndarray:
+def _dense_rows(X, index):
+    return np.asarray(X[index])
+
+
+def pairwise_distances_chunked(X, codebook: np.ndarray, rows=_dense_rows) -> np.ndarray:
     """Euclidean distances from every sample to every code, computed chunk by chunk.
 
     The output is ``n_samples x n_codes`` by nature; only the temporaries are chunked.
@@ -348,6 +320,9 @@ def pairwise_distances_chunked(X: np.ndarray, codebook: np.ndarray) -> np.ndarra
     ----------
     X : ndarray or sparse matrix of shape (n_samples, n_features)
     codebook : ndarray of shape (n_codes, n_features)
+    rows : callable, default reads ``np.asarray(X[index])``
+        ``rows(X, index)`` gives a chunk of rows (the numpy backend passes its
+        own, which keeps sparse rows CSR).
 
     Returns
     -------
@@ -356,7 +331,7 @@ def pairwise_distances_chunked(X: np.ndarray, codebook: np.ndarray) -> np.ndarra
     Examples
     --------
     >>> import numpy as np
-    >>> from skwvq.assignment import pairwise_distances_chunked
+    >>> from skwvq.kernels import pairwise_distances_chunked
     >>> pairwise_distances_chunked(np.array([[3.0, 4.0]]), np.zeros((2, 2)))
     array([[5., 5.]])
     """
@@ -365,11 +340,10 @@ def pairwise_distances_chunked(X: np.ndarray, codebook: np.ndarray) -> np.ndarra
     chunk_size = chunk_rows(n_codes, X.dtype.itemsize)
     code_sq_norms = np.einsum("ij,ij->i", codebook, codebook)
     out = np.empty((n_samples, n_codes), dtype=X.dtype)
-    for start in range(0, n_samples, chunk_size):
-        rows = slice(start, min(start + chunk_size, n_samples))
-        X_chunk = X[rows] if sp.issparse(X) else np.asarray(X[rows])
+    for span in slices(n_samples, chunk_size):
+        X_chunk = rows(X, span)
         block = partial_sq_distances(X_chunk, codebook, code_sq_norms)
         block += row_norms(X_chunk, squared=True)[:, None]
         np.maximum(block, 0, out=block)
-        out[rows] = np.sqrt(block)
+        out[span] = np.sqrt(block)
     return out

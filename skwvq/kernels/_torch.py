@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .assignment import Assignment
-from .backends import slices
+from ._common import Assignment, slices
 
 # Rows per launch of the fused kernel: its first call on a shape tunes its tiles
 # on one such chunk.
@@ -161,11 +160,11 @@ def assign(
     chunk_size=None,
     fused=None,
 ):
-    """Nearest codes and per-code statistics; the torch twin of ``skwvq.assignment.assign``.
+    """Nearest codes and per-code statistics; the torch twin of ``skwvq.kernels.assign``.
 
     Returns
     -------
-    skwvq.assignment.Assignment
+    skwvq.kernels.Assignment
         With tensors on the codebook's device: labels (int64), squared distances
         (the codebook's dtype), counts and sums (float64).
     """

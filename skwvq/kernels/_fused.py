@@ -5,36 +5,9 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-from numba import carray, njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import carray, njit
 
-# Rows are laid out in lanes: the coordinates of LANES rows fill one AVX-512
-# register of float32 (two of AVX2), and each code's coordinates are broadcast
-# against them, so a row's running minimum and its code stay in one lane and
-# need no reduction across lanes at the end.
-LANES = 16
-
-
-@intrinsic
-def stack_empty(typingctx, size, dtype):
-    """Uninitialised stack storage for ``size`` items (a literal) of ``dtype``.
-
-    Scratch allocated with ``np.empty`` lives on the heap, where LLVM cannot
-    tell it from the input and must reload it after every store; on the stack
-    it becomes registers (a pass's transposed rows, their running minima and
-    codes).
-    """
-    if not isinstance(size, types.IntegerLiteral):
-        return None
-    item = dtype.dtype
-
-    def codegen(context, builder, signature, args):
-        return cgutils.alloca_once(
-            builder, context.get_data_type(item), size=size.literal_value
-        )
-
-    return types.CPointer(item)(size, dtype), codegen
+from ._common import LANES, stack_empty
 
 
 def pass_shape(n_features: int) -> tuple[int, int]:

@@ -7,6 +7,8 @@ import scipy.sparse as sp
 from numba import njit, prange
 from sklearn.utils.extmath import row_norms
 
+from ._common import Assignment
+
 # Rows per parallel task: each task keeps one K-vector of products and reuses
 # it row after row, so only the labels and distances are written.
 _ROWS_PER_TASK = 256
@@ -117,7 +119,7 @@ def nearest_codes_sparse(X, codebook, *, x_sq_norms=None):
 
 
 def code_sums_sparse(X, labels, sample_weight, n_codes: int):
-    """Weighted count and float64 sum of the CSR rows assigned to each code (see ``skwvq.assignment.code_sums``).
+    """Weighted count and float64 sum of the CSR rows assigned to each code (see ``skwvq.kernels.code_sums``).
 
     Examples
     --------
@@ -136,3 +138,19 @@ def code_sums_sparse(X, labels, sample_weight, n_codes: int):
     sums = np.zeros((n_codes, X.shape[1]), dtype=np.float64)
     _accumulate_csr(X.indptr, X.indices, X.data, labels, sample_weight, counts, sums)
     return counts, sums
+
+
+def assign_sparse(X, codebook, *, sample_weight=None, x_sq_norms=None) -> Assignment:
+    """Nearest codes and per-code statistics of CSR rows; the sparse twin of ``skwvq.kernels.assign``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> X = sp.csr_matrix(np.array([[0.0, 1.0], [4.0, 0.0], [5.0, 0.0]]))
+    >>> assign_sparse(X, np.array([[0.0, 0.0], [4.0, 0.0]])).counts
+    array([1., 2.])
+    """
+    labels, sq_distances = nearest_codes_sparse(X, codebook, x_sq_norms=x_sq_norms)
+    counts, sums = code_sums_sparse(X, labels, sample_weight, codebook.shape[0])
+    return Assignment(labels, sq_distances, counts, sums)
