@@ -20,8 +20,8 @@ import copy
 import numpy as np
 from sklearn.utils.validation import _check_sample_weight
 
-from ._solver import CodeStatistics
 from ._sources import batch_count, batch_spans
+from ._statistics import CodeStatistics
 from .kernels import assign
 from .streaming import RunningMoments
 

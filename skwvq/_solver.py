@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from sklearn.utils import check_random_state
 
 from ._progress import progress
+from ._statistics import CodeStatistics, perplexity_from_counts, utilization_from_counts
 from .backends import backend_of, to_host
-from .metrics import _perplexity_from, _utilization_from
 from .update import place_unused_codes, stranded_codes, update_codebook
 
 HISTORY_KEYS = ("J", "E", "U", "C", "W", "alignment_weight")
@@ -32,100 +32,6 @@ HISTORY_KEYS = ("J", "E", "U", "C", "W", "alignment_weight")
 # 1.040 / 1.029 never forgetting (the old partial_fit rule). Fewer rows are
 # noisy means; more keep rows assigned while a code stood elsewhere.
 HORIZON_ROWS_PER_CODE = 50
-
-
-@dataclass
-class CodeStatistics:
-    """Per-code statistics of a block of rows, which add over blocks.
-
-    Attributes
-    ----------
-    counts : array of shape (n_codes,), float64
-        Weight of the rows assigned to each code.
-    sums : array of shape (n_codes, n_features), float64
-        Weighted sum of the rows assigned to each code.
-    error : float
-        Weighted sum of the rows' squared distances to their codes.
-    weight : float
-        Total weight of the rows.
-    rows : int
-        Number of rows.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> a = CodeStatistics(np.array([1.0, 0.0]), np.array([[2.0], [0.0]]), 0.5, 1.0, 1)
-    >>> b = CodeStatistics(np.array([0.0, 2.0]), np.array([[0.0], [6.0]]), 1.5, 2.0, 2)
-    >>> (a + b).counts, (a + b).error
-    (array([1., 2.]), 2.0)
-    """
-
-    counts: object
-    sums: object
-    error: float
-    weight: float
-    rows: int
-
-    def __add__(self, other: CodeStatistics) -> CodeStatistics:
-        return CodeStatistics(
-            self.counts + other.counts,
-            self.sums + other.sums,
-            self.error + other.error,
-            self.weight + other.weight,
-            self.rows + other.rows,
-        )
-
-    def scaled(self, factor: float) -> CodeStatistics:
-        """The statistics with every sum multiplied by ``factor`` (forgetting)."""
-        return CodeStatistics(
-            factor * self.counts,
-            factor * self.sums,
-            factor * self.error,
-            factor * self.weight,
-            self.rows,
-        )
-
-    def to_backend(self, nx) -> CodeStatistics:
-        """The statistics with their arrays on backend ``nx``."""
-        return replace(self, counts=nx.float64(self.counts), sums=nx.float64(self.sums))
-
-
-def block_statistics(nx, X, codebook, sample_weight, x_sq_norms=None):
-    """Assign a block of rows to its nearest codes and gather its statistics.
-
-    Parameters
-    ----------
-    nx : NumpyBackend or TorchBackend
-    X : array or tensor of shape (n_rows, n_features)
-    codebook : array or tensor of shape (n_codes, n_features)
-    sample_weight : array or tensor of shape (n_rows,) or None
-        None weighs every row 1 (and skips the products by the weights).
-    x_sq_norms : array or tensor of shape (n_rows,), default=None
-
-    Returns
-    -------
-    statistics : CodeStatistics
-    labels : array or tensor of shape (n_rows,), int64
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skwvq.backends import backend_of
-    >>> X = np.array([[0.0], [1.0], [9.0]])
-    >>> stats, labels = block_statistics(
-    ...     backend_of(X), X, np.array([[0.0], [10.0]]), np.ones(3)
-    ... )
-    >>> labels, stats.counts, stats.error
-    (array([0, 0, 1]), array([2., 1.]), 2.0)
-    """
-    result = nx.assign(X, codebook, sample_weight=sample_weight, x_sq_norms=x_sq_norms)
-    if sample_weight is None:
-        error, weight = float(nx.sum(result.sq_distances)), float(X.shape[0])
-    else:
-        error = float(nx.sum(sample_weight * result.sq_distances))
-        weight = float(nx.sum(sample_weight))
-    statistics = CodeStatistics(result.counts, result.sums, error, weight, X.shape[0])
-    return statistics, result.labels
 
 
 def step(
@@ -351,8 +257,8 @@ def record_epoch(
     values = (
         objective,
         error,
-        _utilization_from(counts),
-        _perplexity_from(counts),
+        utilization_from_counts(counts),
+        perplexity_from_counts(counts),
         math.sqrt(w2) if w2 == w2 else math.nan,
         g,
     )

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ._solver import block_statistics
+from ._statistics import block_statistics
 
 _SPANS_PER_BATCH = 16
 

@@ -10,6 +10,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from ._statistics import perplexity_from_counts, utilization_from_counts
 from .alignment import ALIGNMENTS
 from .backends import backend_of, is_dask_collection
 from .kernels import as_csr
@@ -70,15 +71,6 @@ def _usage(X, codebook, sample_weight):
     return float(np.average(result.sq_distances, weights=sample_weight)), result.counts
 
 
-def _utilization_from(counts) -> float:
-    return float(np.mean(counts > 0))
-
-
-def _perplexity_from(counts) -> float:
-    p = counts[counts > 0] / counts.sum()
-    return float(np.exp(-np.sum(p * np.log(p))))
-
-
 def quantization_error(X, codebook, *, sample_weight=None) -> float:
     """Quantization error E: mean squared distance from each sample to its nearest code.
 
@@ -129,7 +121,7 @@ def codebook_utilization(X, codebook, *, sample_weight=None) -> float:
     """
     X, codebook, sample_weight = _check_inputs(X, codebook, sample_weight)
     _, counts = _usage(X, codebook, sample_weight)
-    return _utilization_from(counts)
+    return utilization_from_counts(counts)
 
 
 def codebook_perplexity(X, codebook, *, sample_weight=None) -> float:
@@ -157,7 +149,7 @@ def codebook_perplexity(X, codebook, *, sample_weight=None) -> float:
     """
     X, codebook, sample_weight = _check_inputs(X, codebook, sample_weight)
     _, counts = _usage(X, codebook, sample_weight)
-    return _perplexity_from(counts)
+    return perplexity_from_counts(counts)
 
 
 def wasserstein_distance(
@@ -340,8 +332,8 @@ def vq_scores(estimator, X, y=None) -> dict[str, float]:
     error, counts = _usage(rows, codebook, None)
     return {
         "neg_quantization_error": -error,
-        "utilization": _utilization_from(counts),
-        "perplexity": _perplexity_from(counts),
+        "utilization": utilization_from_counts(counts),
+        "perplexity": perplexity_from_counts(counts),
         "neg_wasserstein": -wasserstein_distance(X, codebook, method="gaussian"),
     }
 

@@ -4,7 +4,7 @@ The layer drops in where vector-quantize-pytorch's ``VectorQuantize(dim,
 codebook_size)`` stands: forward returns ``(quantized, indices, loss)`` with a
 straight-through estimator and a commitment loss. In training mode it does not
 leave the codebook to an optimizer: every forward gathers the batch's per-code
-counts and sums (``skwvq._solver.block_statistics``) and running statistics of
+counts and sums (``skwvq._statistics.block_statistics``) and running statistics of
 the features, and moves the codebook by the estimator's own step
 (``skwvq._solver.step``), the minimiser of ``J = (1 - g) E + g W^2`` for the
 running statistics, so that codes no feature reaches follow their transport
@@ -27,13 +27,18 @@ import torch.distributed as dist
 from sklearn.utils import check_random_state
 from torch import nn
 
-from ._solver import HORIZON_ROWS_PER_CODE, CodeStatistics, block_statistics, step
+from ._solver import HORIZON_ROWS_PER_CODE, step
+from ._statistics import (
+    CodeStatistics,
+    block_statistics,
+    perplexity_from_counts,
+    utilization_from_counts,
+)
 from .alignment import ALIGNMENTS
 from .alignment._base import resolve_target
 from .alignment._moments import sqrtm_psd
 from .backends import _torch_backend, to_host
 from .initialization import initial_codebook
-from .metrics import _perplexity_from, _utilization_from
 
 __all__ = ["WassersteinQuantizer", "gaussian_w2_loss"]
 
@@ -487,8 +492,8 @@ class WassersteinQuantizer(nn.Module):
             "E": statistics.error / statistics.weight
             if statistics.weight
             else math.nan,
-            "U": _utilization_from(counts),
-            "C": _perplexity_from(counts) if counts.sum() > 0 else math.nan,
+            "U": utilization_from_counts(counts),
+            "C": perplexity_from_counts(counts) if counts.sum() > 0 else math.nan,
         }
 
     def _retained(self, rows: float) -> float:
@@ -635,12 +640,12 @@ class WassersteinQuantizer(nn.Module):
     # -------------------------------------------------------------- usage --
     def utilization(self) -> float:
         """Share of codes used since the last ``reset_usage`` (over all ranks)."""
-        return _utilization_from(to_host(self.usage))
+        return utilization_from_counts(to_host(self.usage))
 
     def perplexity(self) -> float:
         """Perplexity of code usage since the last ``reset_usage``."""
         usage = to_host(self.usage)
-        return _perplexity_from(usage) if usage.sum() > 0 else math.nan
+        return perplexity_from_counts(usage) if usage.sum() > 0 else math.nan
 
     def dead_codes(self):
         """Indices of the codes unused since the last ``reset_usage``."""

@@ -9,13 +9,8 @@ from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .metrics import (
-    _check_inputs,
-    _perplexity_from,
-    _quantizer_codebook,
-    _usage,
-    _utilization_from,
-)
+from ._statistics import perplexity_from_counts, utilization_from_counts
+from .metrics import _check_inputs, _quantizer_codebook, _usage
 
 try:
     import matplotlib.pyplot as plt
@@ -191,7 +186,10 @@ def plot_code_usage(quantizer, X, *, sample_weight=None, ax=None, title=None):
     ax.set_xlabel("code, by usage")
     ax.set_ylabel("share of the data")
     name = title or type(quantizer).__name__
-    utilization, perplexity = _utilization_from(counts), _perplexity_from(counts)
+    utilization, perplexity = (
+        utilization_from_counts(counts),
+        perplexity_from_counts(counts),
+    )
     ax.set_title(f"{name}: U = {utilization:.3f}, C = {perplexity:.1f}")
     ax.legend(loc="upper right")
     return ax

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from skwvq import WassersteinVQ
-from skwvq._solver import CodeStatistics, StoppingRule, block_statistics, step
+from skwvq._solver import StoppingRule, step
 from skwvq._sources import batch_spans
+from skwvq._statistics import CodeStatistics, block_statistics
 from skwvq.backends import backend_of
 from skwvq.metrics import quantization_error
 
