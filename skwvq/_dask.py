@@ -20,10 +20,10 @@ import copy
 import numpy as np
 from sklearn.utils.validation import _check_sample_weight
 
+from ._moments import Moments
 from ._sources import batch_count, batch_spans
 from ._statistics import CodeStatistics
 from .kernels import assign
-from .streaming import RunningMoments
 
 # Block results are added this many at a time (``split_every`` of dask's reductions).
 SPLIT_EVERY = 8
@@ -100,15 +100,15 @@ def _scan_block(block, weights, diagonal):
     if weights is None:
         weights = np.ones(block.shape[0])
     if not np.isfinite(block).all():
-        return False, RunningMoments(block.shape[1], diagonal=diagonal)
-    return True, RunningMoments.of(block, weights, diagonal=diagonal)
+        return False, Moments.empty(block.shape[1], diagonal=diagonal)
+    return True, Moments.of(block, weights, diagonal=diagonal)
 
 
 def _merge_scans(*scans):
     finite = all(f for f, _ in scans)
-    moments = copy.deepcopy(scans[0][1])
+    moments = scans[0][1]
     for _, other in scans[1:]:
-        moments.merge(other)
+        moments = moments.merge(other)
     return finite, moments
 
 
@@ -204,13 +204,10 @@ class DaskRows:
     def weighted_moments(self):
         if self.moments.diagonal:
             raise RuntimeError("The first pass kept variances only.")
-        cov = self.moments.cov
-        return self.moments.mean.copy(), (cov + cov.T) / 2
+        return self.moments.mean.copy(), self.moments.cov
 
     def mean_feature_variance(self) -> float:
-        cov = self.moments.cov
-        variances = cov if self.moments.diagonal else np.diag(cov)
-        return float(variances.mean())
+        return float(self.moments.variances.mean())
 
     def code_statistics(self, codebook, pieces=None) -> CodeStatistics:
         """Per-code statistics of all rows (or of ``pieces``: (rows, weights) dask slices) in one compute."""

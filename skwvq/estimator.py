@@ -22,10 +22,11 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._moments import mean_feature_variance
 from ._solver import HORIZON_ROWS_PER_CODE, SolverState, StoppingRule, run
 from ._sources import SingleBatch, batch_source
 from ._tensors import check_tensor, like_input, numpy_dtype
-from .alignment import ALIGNMENTS, TARGETS, mean_feature_variance, resolve_target
+from .alignment import ALIGNMENTS, TARGETS, resolve_target
 from .backends import (
     BACKENDS,
     import_torch,

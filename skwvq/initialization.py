@@ -7,8 +7,9 @@ import math
 import numpy as np
 from sklearn.utils import check_array
 
+from ._moments import weighted_moments
 from ._tensors import numpy_dtype
-from .alignment import sqrtm_psd, weighted_moments
+from .alignment import sqrtm_psd
 from .backends import backend_of, dense, entries_per_row, host_rows, to_host
 from .kernels import greedy_kmeanspp
 

@@ -34,9 +34,8 @@ from ._statistics import (
     perplexity_from_counts,
     utilization_from_counts,
 )
-from .alignment import ALIGNMENTS
+from .alignment import ALIGNMENTS, gaussian_w2, sqrtm_psd, weighted_moments
 from .alignment._base import resolve_target
-from .alignment._moments import sqrtm_psd
 from .backends import _torch_backend, to_host
 from .initialization import initial_codebook
 
@@ -102,14 +101,11 @@ def gaussian_w2_loss(mean, cov, codebook):
     codebook = codebook.to(torch.float64)
     mean = mean.detach().to(codebook)
     cov = cov.detach().to(codebook)
-    code_mean = codebook.mean(0)
-    centred = codebook - code_mean
-    code_cov = centred.T @ centred / codebook.shape[0]
+    code_mean, code_cov = weighted_moments(codebook)
     root = sqrtm_psd(cov)
     eigenvalues = torch.linalg.eigvalsh(root @ code_cov @ root)
     cross = torch.sqrt(torch.clamp(eigenvalues, min=1e-12)).sum()
-    bures = torch.trace(cov) + torch.trace(code_cov) - 2 * cross
-    return ((mean - code_mean) ** 2).sum() + torch.clamp(bures, min=0.0)
+    return gaussian_w2(mean, cov, code_mean, code_cov, cross_trace=cross)
 
 
 class WassersteinQuantizer(nn.Module):

@@ -1,92 +1,9 @@
-"""Streaming state for ``partial_fit``: running data moments and a reservoir sample of the stream."""
+"""Streaming state for ``partial_fit``: a reservoir sample of the stream."""
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-
-from .alignment._moments import check_covariance_size
-
-
-class RunningMoments:
-    """Weighted mean and covariance of a stream, merged batch by batch (Chan et al.).
-
-    Moments of separate batches merge exactly (``merge``), so they also reduce
-    over the blocks of a Dask array in any tree. With ``diagonal=True`` only
-    the per-feature variances are kept (``d`` numbers instead of ``d^2``): all
-    that the fit's tolerance needs.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.random.default_rng(0).normal(size=(100, 2))
-    >>> moments = RunningMoments(2)
-    >>> for batch in np.array_split(X, 7):
-    ...     moments.add(batch, np.ones(len(batch)))
-    >>> bool(np.allclose(moments.cov, np.cov(X.T, bias=True)))
-    True
-    """
-
-    def __init__(self, n_features: int, *, diagonal: bool = False):
-        if not diagonal:
-            check_covariance_size(n_features)
-        self.diagonal = diagonal
-        self.total_weight = 0.0
-        self.mean = np.zeros(n_features)
-        self.scatter = np.zeros(n_features if diagonal else (n_features, n_features))
-
-    @classmethod
-    def of(cls, X, sample_weight, *, diagonal: bool = False) -> RunningMoments:
-        """The moments of one batch (zero weight: empty moments)."""
-        moments = cls(X.shape[1], diagonal=diagonal)
-        w = np.asarray(sample_weight, dtype=np.float64)
-        weight = float(w.sum())
-        if weight == 0:
-            return moments
-        if sp.issparse(X):
-            X = sp.csr_matrix(X, dtype=np.float64)
-            mean = np.asarray(X.T @ w).ravel() / weight
-            if diagonal:
-                second = np.asarray(X.multiply(X).T @ w).ravel()
-                scatter = second - weight * mean**2
-            else:
-                second = (X.T @ X.multiply(w[:, None]).tocsr()).toarray()
-                scatter = second - weight * np.outer(mean, mean)
-        else:
-            X = np.asarray(X, dtype=np.float64)
-            mean = (w @ X) / weight
-            centred = X - mean
-            if diagonal:
-                scatter = w @ (centred * centred)
-            else:
-                scatter = centred.T @ (centred * w[:, None])
-        moments.total_weight, moments.mean, moments.scatter = weight, mean, scatter
-        return moments
-
-    def add(self, X, sample_weight) -> None:
-        """Merge a weighted batch into the running moments."""
-        self.merge(self.of(X, sample_weight, diagonal=self.diagonal))
-
-    def merge(self, other: RunningMoments) -> RunningMoments:
-        """Merge another set of moments (of other rows) into these; return self."""
-        if other.total_weight == 0:
-            return self
-        total = self.total_weight + other.total_weight
-        delta = other.mean - self.mean
-        spread = np.outer(delta, delta) if not self.diagonal else delta * delta
-        self.scatter = (
-            self.scatter
-            + other.scatter
-            + spread * (self.total_weight * other.total_weight / total)
-        )
-        self.mean = self.mean + delta * (other.total_weight / total)
-        self.total_weight = total
-        return self
-
-    @property
-    def cov(self) -> np.ndarray:
-        """Biased weighted covariance of everything added so far (its diagonal if ``diagonal``)."""
-        return self.scatter / self.total_weight
 
 
 class Reservoir:

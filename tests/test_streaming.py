@@ -10,8 +10,9 @@ import pytest
 from sklearn.cluster import MiniBatchKMeans
 
 from skwvq import WassersteinVQ
+from skwvq._moments import Moments
 from skwvq.metrics import codebook_perplexity, codebook_utilization, quantization_error
-from skwvq.streaming import Reservoir, RunningMoments
+from skwvq.streaming import Reservoir
 
 N_CLUSTERS = 64
 
@@ -155,9 +156,9 @@ def test_running_moments_match_batch_moments():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(500, 3)) @ rng.normal(size=(3, 3)) + 4.0
     w = rng.uniform(0, 2, 500)
-    moments = RunningMoments(3)
+    moments = Moments.empty(3)
     for rows in np.array_split(np.arange(500), 9):
-        moments.add(X[rows], w[rows])
+        moments = moments.merge(Moments.of(X[rows], w[rows]))
     np.testing.assert_allclose(moments.mean, np.average(X, axis=0, weights=w))
     np.testing.assert_allclose(moments.cov, np.cov(X.T, aweights=w, bias=True))
 

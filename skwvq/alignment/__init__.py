@@ -18,11 +18,12 @@ class and one line of ``ALIGNMENTS``. The class implements:
 - ``targets(codebook) -> (targets, w2)``: float64 targets on the codebook's
   backend and the squared 2-Wasserstein estimate.
 
-Modules: ``_base`` (the interface and the two data-side streams), ``_moments``
-(weighted moments, PSD roots, the Gaussian W2), ``_sample`` (the OT sample and
-its masses), ``_gaussian``, ``_sliced`` and ``_exact`` (one method each).
+Modules: ``_base`` (the interface and the two data-side streams), ``_sample``
+(the OT sample and its masses), ``_gaussian`` (with the PSD roots and the
+Gaussian W2), ``_sliced`` and ``_exact`` (one method each).
 """
 
+from .._moments import weighted_moments
 from ._base import TARGETS, Alignment, SampleAlignment, resolve_target
 from ._exact import (
     EXACT_MAX_PLAN_ENTRIES,
@@ -30,14 +31,7 @@ from ._exact import (
     check_exact_size,
     exact_targets,
 )
-from ._gaussian import GaussianAlignment, gaussian_targets
-from ._moments import (
-    gaussian_w2,
-    mean_feature_variance,
-    sqrtm_psd,
-    weighted_mean,
-    weighted_moments,
-)
+from ._gaussian import GaussianAlignment, gaussian_targets, gaussian_w2, sqrtm_psd
 from ._sample import ot_sample, quantization_optimal_masses
 from ._sliced import (
     SlicedAlignment,
@@ -66,13 +60,11 @@ __all__ = [
     "exact_targets",
     "gaussian_targets",
     "gaussian_w2",
-    "mean_feature_variance",
     "ot_sample",
     "quantization_optimal_masses",
     "resolve_target",
     "sliced_data_side",
     "sliced_targets",
     "sqrtm_psd",
-    "weighted_mean",
     "weighted_moments",
 ]

@@ -6,8 +6,9 @@ import copy
 
 from sklearn.utils import check_random_state
 
+from .._moments import Moments, moments_of
 from ..backends import to_host
-from ..streaming import Reservoir, RunningMoments
+from ..streaming import Reservoir
 from ._sample import ot_sample, quantization_optimal_masses
 
 TARGETS = ("quantization-optimal", "data")
@@ -164,14 +165,14 @@ class MomentStream:
 
     def __init__(self, method, n_features: int, *, target: str, support_size: int):
         self.method = method
-        self.moments = RunningMoments(n_features)
+        self.moments = Moments.empty(n_features)
         self.reservoir = Reservoir(support_size, n_features)
         self.target = target
 
     def add(self, X, sample_weight, rng, nx=None):
         """Merge a batch and return the alignment to everything seen so far."""
         X = to_host(X)
-        self.moments.add(X, sample_weight)
+        self.moments = self.moments.merge(moments_of(X, sample_weight))
         self.reservoir.add(X, sample_weight, rng)
         alignment = self.method.from_moments(
             self.moments.mean, self.moments.cov, target=self.target

@@ -1,12 +1,73 @@
-"""Gaussian alignment: the closed-form Monge map between the Gaussian fits of codebook and data."""
+"""Gaussian alignment: the closed-form Monge map between the Gaussian fits of codebook and data, the PSD square roots and the Gaussian W2 behind it."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .._moments import weighted_moments
 from ..backends import backend_of
 from ._base import Alignment, MomentStream, draw_support, support_size
-from ._moments import _sqrt_and_inv_sqrt_psd, sqrtm_psd, weighted_moments
+
+
+def _sqrt_and_inv_sqrt_psd(S, floor: float):
+    """Square root of a symmetric PSD matrix and the inverse root with eigenvalues floored.
+
+    Negative eigenvalues from rounding are clipped to zero (POT's ``sqrtm`` takes
+    their square root and returns NaN, hence this helper).
+    """
+    nx = backend_of(S)
+    eigval, eigvec = nx.eigh(S)
+    root = nx.sqrt(nx.clip(eigval, 0.0, None))
+    inv_root = 1.0 / nx.sqrt(nx.clip(eigval, floor, None))
+    return (eigvec * root) @ eigvec.T, (eigvec * inv_root) @ eigvec.T
+
+
+def sqrtm_psd(S):
+    """Square root of a symmetric PSD matrix (negative rounding eigenvalues clipped).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sqrtm_psd(np.diag([4.0, 9.0]))
+    array([[2., 0.],
+           [0., 3.]])
+    """
+    return _sqrt_and_inv_sqrt_psd(S, 1.0)[0]
+
+
+def gaussian_w2(mean_a, cov_a, mean_b, cov_b, *, cross_trace=None):
+    """Squared 2-Wasserstein distance between two Gaussians, in the symmetric form.
+
+    ``||m_a - m_b||^2 + max(0, tr S_a + tr S_b - 2 tr (S_a^{1/2} S_b S_a^{1/2})^{1/2})``,
+    with the square roots taken by ``eigh`` of symmetric matrices, so that
+    rank-deficient covariances give a finite answer. The one formula behind the
+    Gaussian alignment's W, ``skwvq.metrics.wasserstein_distance`` and the
+    layer's ``gaussian_w2_loss``.
+
+    Parameters
+    ----------
+    mean_a, cov_a, mean_b, cov_b : arrays or tensors
+    cross_trace : scalar, default=None
+        ``tr (S_a^{1/2} S_b S_a^{1/2})^{1/2}`` when the caller has it (the
+        alignment's map computes that matrix; the layer's loss takes a
+        differentiable form of it); computed here if None.
+
+    Returns
+    -------
+    scalar on the arrays' backend (a 0-d tensor for tensors, differentiable)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float(gaussian_w2(np.zeros(2), np.eye(2), np.array([3.0, 4.0]), np.eye(2)))
+    25.0
+    """
+    nx = backend_of(cov_a, cov_b)
+    if cross_trace is None:
+        root_a = sqrtm_psd(cov_a)
+        cross_trace = nx.trace(sqrtm_psd(root_a @ cov_b @ root_a))
+    bures = nx.trace(cov_a) + nx.trace(cov_b) - 2 * cross_trace
+    return nx.sum((mean_a - mean_b) ** 2) + nx.clip(bures, 0.0, None)
 
 
 def gaussian_targets(codebook, data_mean, data_cov):
@@ -53,9 +114,10 @@ def gaussian_targets(codebook, data_mean, data_cov):
     middle = sqrtm_psd(root @ data_cov @ root)
     transform = inv_root @ middle @ inv_root
     targets = data_mean + (codebook - code_mean) @ transform
-    bures = float(nx.trace(data_cov) + nx.trace(code_cov) - 2 * nx.trace(middle))
-    w2 = float(nx.sum((data_mean - code_mean) ** 2)) + max(bures, 0.0)
-    return targets, w2
+    w2 = gaussian_w2(
+        code_mean, code_cov, data_mean, data_cov, cross_trace=nx.trace(middle)
+    )
+    return targets, float(w2)
 
 
 class GaussianAlignment(Alignment):
