@@ -134,10 +134,10 @@ def one_iteration_traffic(client, X, codebook) -> dict:
     """Tasks, graph bytes, worker-to-worker bytes and result bytes of one iteration."""
     import dask
 
-    from skwvq._dask import DaskRows
+    from skwvq._inputs._dask import DaskRows
 
     rows = DaskRows(X)
-    rows.scan(None, covariance=False)
+    rows.check_sample_weight(None, persist=True)
     graphs = []
     compute = dask.base.compute
 

@@ -173,50 +173,6 @@ class Moments:
         return nx.diag(self.scatter) / self.weight
 
 
-def sparse_moments(X, sample_weight=None, *, diagonal: bool = False) -> Moments:
-    """The moments of CSR rows, from sparse products (X is never densified).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import scipy.sparse as sp
-    >>> moments = sparse_moments(sp.csr_matrix(np.array([[0.0, 1.0], [2.0, 1.0]])))
-    >>> moments.mean, moments.cov
-    (array([1., 1.]), array([[1., 0.],
-           [0., 0.]]))
-    """
-    import numpy as np
-    import scipy.sparse as sp
-
-    n_samples, n_features = X.shape
-    w = (
-        np.ones(n_samples)
-        if sample_weight is None
-        else np.asarray(sample_weight, dtype=np.float64)
-    )
-    weight = float(w.sum())
-    if weight == 0:
-        return Moments.empty(n_features, diagonal=diagonal)
-    if not diagonal:
-        check_covariance_size(n_features)
-    X = sp.csr_matrix(X, dtype=np.float64)
-    mean = np.asarray(X.T @ w).ravel() / weight
-    if diagonal:
-        scatter = np.asarray(X.multiply(X).T @ w).ravel() - weight * mean**2
-    else:
-        second = (X.T @ X.multiply(w[:, None]).tocsr()).toarray()
-        scatter = second - weight * np.outer(mean, mean)
-    return Moments(weight, mean, scatter)
-
-
-def moments_of(X, sample_weight=None, *, diagonal: bool = False) -> Moments:
-    import scipy.sparse as sp
-
-    if sp.issparse(X):
-        return sparse_moments(X, sample_weight, diagonal=diagonal)
-    return Moments.of(X, sample_weight, diagonal=diagonal)
-
-
 def weighted_moments(X, sample_weight=None):
     """Weighted mean and covariance of the rows of ``X``, in float64, chunk by chunk.
 
@@ -241,21 +197,5 @@ def weighted_moments(X, sample_weight=None):
     array([[1., 0.],
            [0., 0.]])
     """
-    if hasattr(X, "moments"):  # a Dask fit's rows: from their first pass
-        return X.weighted_moments()
-    moments = moments_of(X, sample_weight)
+    moments = Moments.of(X, sample_weight)
     return moments.mean, moments.cov
-
-
-def mean_feature_variance(X, sample_weight) -> float:
-    """Weighted variance averaged over features: the scale that ``tol`` is relative to.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> mean_feature_variance(np.array([[0.0, 0.0], [2.0, 4.0]]), np.ones(2))
-    2.5
-    """
-    if hasattr(X, "moments"):  # a Dask fit's rows: from their first pass
-        return X.mean_feature_variance()
-    return float(moments_of(X, sample_weight, diagonal=True).variances.mean())

@@ -1,10 +1,10 @@
-"""Sources of row blocks for the solver's driver: all rows, random spans of a (memory-mapped) array, one batch (and, in ``skwvq._dask``, a Dask array's blocks).
+"""Sources of row blocks for the solver's driver: all rows, random spans of a (memory-mapped) array, one batch (and, in ``skwvq._inputs._dask``, a Dask array's blocks).
 
 A source has two methods: ``blocks(rng)`` yields the blocks of one epoch, and
 ``statistics(block, codebook)`` returns a block's ``CodeStatistics`` against the
 current codebook. How the rows are read (whole, in spans of a memmap, from a
 Dask cluster) is the source's business; the step and the driver only see
-statistics.
+statistics. The input adapter (``skwvq._inputs``) hands each fit its source.
 """
 
 from __future__ import annotations
@@ -119,16 +119,3 @@ class SingleBatch:
             self.nx, self.X, codebook, self.sample_weight
         )
         return self.last
-
-
-def batch_source(nx, X, sample_weight, batch_size: int | None = None):
-    """The source of a fit: all rows at once (``batch_size`` None) or mini-batches.
-
-    The rows of a Dask fit (``skwvq._dask.DaskRows``) bring their own sources,
-    which compute the same statistics on the cluster.
-    """
-    if hasattr(X, "full_batch"):
-        return X.full_batch() if batch_size is None else X.mini_batches(batch_size)
-    if batch_size is None:
-        return FullBatch(nx, X, sample_weight)
-    return MiniBatches(nx, X, sample_weight, batch_size)

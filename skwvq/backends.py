@@ -8,8 +8,10 @@ from contextlib import nullcontext
 from functools import lru_cache
 
 import numpy as np
+import ot
 import ot.backend
 import scipy.sparse as sp
+from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils.extmath import row_norms
 
 from .kernels import (
@@ -117,7 +119,7 @@ class NumpyBackend(ot.backend.NumpyBackend):
         return np.asarray(X[index])
 
     def place(self, X):
-        """The data as the solver will read them: numpy arrays stay where they are."""
+        """numpy rows as the solver will read them: where they are (a memory map stays on disk)."""
         return X
 
     def sq_norms(self, X):
@@ -255,10 +257,8 @@ class TorchBackend(ot.backend.TorchBackend):
         return self.asarray(np.asarray(X[index]))
 
     def place(self, X):
-        """``X`` on the device when it fits in half its free memory, else left on the host."""
+        """numpy rows on the device when they fit in half its free memory, else left on the host."""
         torch = self.torch
-        if is_tensor(X):
-            return self.asarray(X)
         n_bytes = X.shape[0] * X.shape[1] * X.dtype.itemsize
         if self.device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(self.device)
@@ -423,41 +423,6 @@ def resolve_backend(backend: str, device, X) -> NumpyBackend | TorchBackend:
     return _torch_backend(str(device))
 
 
-def is_dask_collection(X) -> bool:
-    """Whether ``X`` is a dask collection, without importing dask when the caller has not.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> is_dask_collection(np.zeros(3))
-    False
-    """
-    if "dask" not in sys.modules:
-        return False
-    from dask.base import is_dask_collection as dask_collection
-
-    return dask_collection(X)
-
-
-def host_rows(X, index):
-    """Rows of numpy data or of a tensor, as a float64 numpy array on the host; sparse rows stay CSR.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> host_rows(np.arange(6, dtype=np.float32).reshape(3, 2), np.array([2, 0]))
-    array([[4., 5.],
-           [0., 1.]])
-    """
-    if is_tensor(X):
-        if isinstance(index, np.ndarray):
-            index = sys.modules["torch"].as_tensor(index, device=X.device)
-        return to_host(X[index]).astype(np.float64)
-    if sp.issparse(X):
-        return sp.csr_matrix(X[index], dtype=np.float64)
-    return np.asarray(X[index], dtype=np.float64)
-
-
 def dense(a) -> np.ndarray:
     """A sparse matrix as a dense array; anything else as it is.
 
@@ -483,6 +448,52 @@ def entries_per_row(X) -> float:
     if sp.issparse(X):
         return max(1.0, X.nnz / max(1, X.shape[0]))
     return float(X.shape[1])
+
+
+def sparse_nonzeros(a) -> int | None:
+    """The stored entries of a sparse matrix; None for a dense array, which stores them all.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> sparse_nonzeros(sp.eye(3, format="csr")), sparse_nonzeros(np.eye(3))
+    (3, None)
+    """
+    return a.nnz if sp.issparse(a) else None
+
+
+def concatenate_rows(a, b):
+    """The rows of ``a`` then those of ``b``: CSR when either is sparse, else on their backend.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> concatenate_rows(np.zeros((1, 2)), sp.eye(1, 2, format="csr")).toarray()
+    array([[0., 0.],
+           [1., 0.]])
+    """
+    if sp.issparse(a) or sp.issparse(b):
+        return sp.vstack([sp.csr_matrix(a), sp.csr_matrix(b)], format="csr")
+    return backend_of(a, b).concatenate([a, b])
+
+
+def pairwise_sq_distances(A, B) -> np.ndarray:
+    """Squared Euclidean distances between the rows of ``A`` (dense or CSR) and ``B``, on the host.
+
+    POT's ``ot.dist`` for dense rows; scikit-learn's ``euclidean_distances``
+    for CSR rows, which ``ot.dist`` cannot read.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pairwise_sq_distances(np.array([[0.0, 0.0]]), np.array([[3.0, 4.0]]))
+    array([[25.]])
+    """
+    if sp.issparse(A):
+        return euclidean_distances(A, B, squared=True)
+    return ot.dist(A, B)
 
 
 def to_host(a):

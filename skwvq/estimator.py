@@ -1,59 +1,29 @@
-"""The WassersteinVQ estimator: the scikit-learn surface (parameters, validation, fitted attributes, inference)."""
+"""The WassersteinVQ estimator: the scikit-learn surface (parameters, validation, fitted attributes, inference).
+
+Fitting is orchestrated in ``skwvq._fit``; X is looked at once, by
+``skwvq._inputs.as_rows``; ``skwvq._encoding`` computes what inference returns.
+"""
 
 from __future__ import annotations
 
-import copy
-import functools
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import (
-    _check_feature_names_in,
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from ._moments import mean_feature_variance
-from ._solver import HORIZON_ROWS_PER_CODE, SolverState, StoppingRule, run
-from ._sources import SingleBatch, batch_source
-from ._tensors import check_tensor, like_input, numpy_dtype
-from .alignment import ALIGNMENTS, TARGETS, resolve_target
-from .backends import (
-    BACKENDS,
-    import_torch,
-    is_dask_collection,
-    is_tensor,
-    resolve_backend,
-    to_host,
-)
-from .initialization import INITS, check_codebook, initial_codebook
-from .kernels import as_csr
+from . import _encoding, _fit
+from ._inputs import Output, as_rows
+from ._solver import SolverState
+from .alignment import ALIGNMENTS, TARGETS
+from .backends import BACKENDS, backend_of, import_torch, to_host
+from .initialization import INITS, check_codebook
 
 ENCODINGS = ("quantized", "distance", "onehot", "ordinal")
-# What n_clusters="auto" means when the data allow it: one byte per code.
-AUTO_N_CLUSTERS = 256
-
-
-@dataclass
-class _Stream:
-    """What ``partial_fit`` carries from one batch to the next."""
-
-    rng: np.random.RandomState
-    solver: SolverState
-    data: object  # the alignment's data side: MomentStream or SampleStream
-
-    def copy(self) -> _Stream:
-        """A copy that one batch can advance while this one stays as it was."""
-        return _Stream(copy.deepcopy(self.rng), self.solver.copy(), self.data.copy())
 
 
 @contextmanager
@@ -66,33 +36,6 @@ def _unchanged_on_error(estimator):
         vars(estimator).clear()
         vars(estimator).update(saved)
         raise
-
-
-def _final_assignment(nx, X, codebook, sample_weight):
-    """Labels, inertia and the number of codes with rows, for the fitted codebook.
-
-    The rows of a Dask fit give lazy labels and compute the rest on the cluster.
-    """
-    if hasattr(X, "final_assignment"):
-        return X.final_assignment(to_host(codebook))
-    final = nx.assign(X, codebook, sample_weight=sample_weight)
-    inertia = float(nx.sum(sample_weight * final.sq_distances))
-    return final.labels, inertia, np.unique(to_host(final.labels)).size
-
-
-def _lazy_on_dask(method):
-    """Make an inference method map a dask X block by block (``skwvq._dask``), lazily."""
-
-    @functools.wraps(method)
-    def inference(self, X, *args, **kwargs):
-        if not is_dask_collection(X):
-            return method(self, X, *args, **kwargs)
-        from . import _dask
-
-        check_is_fitted(self)
-        return _dask.map_inference(self, X, method.__name__)
-
-    return inference
 
 
 class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
@@ -131,31 +74,25 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         Distribution the codes are matched to. ``"data"`` is the data's own
         distribution ``p`` (the paper's choice). ``"quantization-optimal"`` is
         ``p^{d/(d+2)}``, the density of codes that minimises squared error
-        (Zador): on colour images it comes within 0.4-6% of k-means++'s error
-        where matching ``p`` itself costs 15-60%. ``"auto"`` takes
-        ``"quantization-optimal"`` for sliced and exact alignment and ``"data"``
-        for Gaussian alignment, whose single wider Gaussian was measured worse
-        (see ``benchmarks/results/defaults.csv``).
+        (Zador). ``"auto"`` takes ``"quantization-optimal"`` for sliced and
+        exact alignment and ``"data"`` for Gaussian alignment, whose single
+        wider Gaussian was measured worse (evidence: :doc:`/defaults`).
     alignment_weight : float in [0, 1], default=0.05
         Initial weight ``g`` of the Wasserstein term.
     alignment_decay : float in (0, 1], default=0.8
         Factor applied to ``g`` after every iteration; 1 keeps it constant.
-        Chosen on 25 data sets and codebook sizes (``benchmarks/promise.py``)
-        and on ``benchmarks/defaults.py``: with unused codes re-seeded, the
-        previous 0.1 * 0.95**t left E up to 1.6% above k-means++'s and ran up
-        to 2.6 times ``KMeans``'s iterations; 0.05 * 0.8**t stays within 0.2%
-        of it, at most 1.43 times the iterations.
+        ``0.05 * 0.8**t`` was chosen for the error closest to k-means++'s in
+        the fewest iterations over 25 data sets and codebook sizes (evidence:
+        :doc:`/defaults`).
     init : {"auto", "random", "k-means++", "gaussian"} or array of shape (n_clusters, n_features), \
             default="auto"
         ``"auto"``: greedy k-means++ (sklearn's algorithm, compiled) on a uniform
         subsample whose cost is bounded (``skwvq.initialization.seeding_sample_size``:
         every row up to about ``2e10 / (K d log K)`` of them, at least ``2 K``),
-        so its cost does not grow with N (measured: 2.2% of a default fit at
-        N = 200,000, d = 64, K = 4096). ``"k-means++"``: the same on all rows.
-        ``"random"``: distinct data rows (probability proportional to
+        so its cost does not grow with N. ``"k-means++"``: the same on all
+        rows. ``"random"``: distinct data rows (probability proportional to
         ``sample_weight``); from it Lloyd's iterations can settle in a worse
-        basin where samples per code are few (the digits at K = 256: E 6%
-        above k-means++'s). ``"gaussian"``: draws from the data's
+        basin where samples per code are few. ``"gaussian"``: draws from the data's
         Gaussian fit. A callable ``init(X, n_clusters, random_state)`` returns
         the codebook (``KMeans``'s signature; X is a numpy array, or a CSR
         matrix when the fit's X is sparse). An array is
@@ -201,25 +138,17 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         of them and adds its batch's, so statistics gathered while a code stood
         elsewhere fade. ``numpy.inf`` never forgets (``MiniBatchKMeans``'s
         lifelong counts). None: 50 rows per code (``50 * n_clusters``), for
-        ``fit`` and ``partial_fit`` alike. Measured on a far start (N = 100,000,
-        K = 256, batches of 2,500), E was 1.1% (``fit``) and 0.5%
-        (``partial_fit``) above the full-batch fit's at 50 rows per code, 2.8%
-        and 1.9% when remembering one epoch, 4.0% and 2.9% never forgetting,
-        and 1.9% and 1.5% at 25 rows per code, where the means get noisy
-        (``benchmarks/streaming.py``).
+        ``fit`` and ``partial_fit`` alike: fewer rows make noisy means, more
+        keep rows assigned while a code stood elsewhere (evidence:
+        :doc:`/defaults`).
     max_no_improvement : int, default=10
         Mini-batch fits stop once the smoothed batch error (an exponentially
         weighted average, as ``MiniBatchKMeans``) has not improved for this many
         consecutive batches; None disables the test, leaving ``tol`` and
-        ``max_iter``. Full-batch fits stop on ``tol`` alone. Measured: 200,000
-        blobs, K = 64, ``batch_size=4096`` stop after 4 epochs (186 steps)
-        instead of running all 100. The rule stops once the error stalls, not
-        once the alignment has done its work: from a far start (60,000 rows,
-        K = 128, batches of 2,000) it stops after 5 epochs with E 1.3% above and
-        C 2.0% below the full-batch fit's, where None (40 epochs, 4 times the
-        time) ends within 0.1%; with 10^6 rows and K = 1024 C ends 2.9% below
-        (``benchmarks/streaming.py``). Set None when every code's share matters
-        more than time.
+        ``max_iter``. Full-batch fits stop on ``tol`` alone. The rule stops
+        once the error stalls, not once the alignment has done its work: set
+        None when every code's share matters more than time (the cost of each
+        choice: :doc:`/defaults`).
     backend : {"auto", "numpy", "torch"}, default="auto"
         Array library that runs the fit loop. ``"numpy"``: threaded BLAS and
         numba kernels on the CPU. ``"torch"``: PyTorch on ``device`` (a GPU, or
@@ -406,143 +335,29 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         return import_torch().tensor(self.codebook_, device=self.device_)
 
-    def _validate_X(self, X, *, reset: bool):
-        """The backend for X, and X validated: tensors stay tensors for the torch backend.
-
-        A dask array or DataFrame becomes the persisted rows of a Dask fit
-        (``skwvq._dask.DaskRows``); its values are checked in the fit's first
-        pass, on the cluster.
-        """
-        nx = resolve_backend(self.backend, self.device, X)
-        if is_dask_collection(X):
-            if nx.__name__ == "torch":
-                raise TypeError(
-                    "A dask array is fitted by the numpy kernels on its workers; "
-                    "use backend='auto' or 'numpy' without a device."
-                )
-            from ._dask import DaskRows
-
-            # A dask DataFrame's feature names are those of its (empty) pandas meta.
-            described = X._meta if hasattr(X, "columns") else X
-            validate_data(self, described, skip_check_array=True, reset=reset)
-            return nx, DaskRows(X)
-        if is_tensor(X) and nx.__name__ == "torch":
-            X = check_tensor(X)
-            if reset:
-                vars(self).pop("feature_names_in_", None)
-                self.n_features_in_ = X.shape[1]
-            elif X.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but {type(self).__name__} is "
-                    f"expecting {self.n_features_in_} features as input."
-                )
-            return nx, X
-        if sp.issparse(X) and nx.__name__ == "torch":
-            raise TypeError(
-                "Sparse X runs on the numpy backend only; backend='torch' (or a "
-                "device) needs dense data: pass X.toarray() or a dense tensor, or "
-                "use backend='numpy'."
-            )
-        X = validate_data(
-            self,
-            to_host(X),
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
+    def _rows(self, X, *, reset: bool = False, stream: bool = False):
+        """X validated once, as the rows of its kind (``skwvq._inputs.as_rows``)."""
+        return as_rows(
+            X,
+            backend=self.backend,
+            device=self.device,
+            estimator=self,
             reset=reset,
+            stream=stream,
         )
-        if sp.issparse(X):
-            X = as_csr(X)
-        return nx, X
+
+    def _set_fitted(self, fitted: _fit.Fitted) -> None:
+        state = fitted.state
+        self.backend_, self.device_ = fitted.backend, fitted.device
+        self.codebook_ = to_host(state.codebook)
+        self.n_clusters_ = self.codebook_.shape[0]
+        self.labels_ = to_host(fitted.labels)
+        self.inertia_ = fitted.inertia
+        self.n_iter_ = state.n_epochs
+        self.n_steps_ = state.n_steps
+        self.history_ = {k: np.asarray(v) for k, v in state.history.items()}
 
     # ------------------------------------------------------------------ fit --
-    def _method(self):
-        """The alignment class and the target it matches the codes to."""
-        method = ALIGNMENTS[self.alignment]
-        return method, resolve_target(method, self.target)
-
-    def _n_codes(self, n_samples: int) -> int:
-        """``n_clusters`` with ``"auto"`` resolved for data of ``n_samples`` rows."""
-        if self.n_clusters != "auto":
-            return self.n_clusters
-        if n_samples < AUTO_N_CLUSTERS:
-            warnings.warn(
-                f"n_clusters='auto' uses {AUTO_N_CLUSTERS} codes, but X has only "
-                f"{n_samples} samples: one code per sample, {n_samples} codes, are "
-                "used. Set n_clusters to choose the codebook size.",
-                UserWarning,
-                stacklevel=4,
-            )
-            return n_samples
-        return AUTO_N_CLUSTERS
-
-    def _check_fit_inputs(self, X, sample_weight, n_codes: int):
-        """Validate everything that depends on the data before anything is computed."""
-        n_samples, n_features = X.shape
-        if n_samples < n_codes:
-            raise ValueError(
-                f"n_samples={n_samples} should be >= n_clusters={n_codes}."
-            )
-        dtype = numpy_dtype(X)
-        sample_weight = _check_sample_weight(
-            to_host(sample_weight),
-            X,
-            dtype=dtype,
-            ensure_non_negative=True,
-        )
-        n_weighted = int(np.count_nonzero(sample_weight))
-        if n_weighted < n_codes:
-            raise ValueError(
-                f"Only {n_weighted} samples have a positive sample_weight; "
-                f"n_clusters={n_codes} codes need at least as many."
-            )
-        init = self.init
-        if self._warm_started(n_features):
-            init = self.codebook_
-        elif not isinstance(init, str) and not callable(init):
-            init = check_codebook(init, n_codes, n_features, dtype, "init array")
-        return sample_weight, init, self._sample_size(n_samples, n_codes)
-
-    def _needs_covariance(self) -> bool:
-        """Whether the fit needs the data's covariance (else only its variances)."""
-        return self.alignment == "gaussian" or (
-            isinstance(self.init, str) and self.init == "gaussian"
-        )
-
-    def _warm_started(self, n_features: int) -> bool:
-        """Whether ``fit`` goes on from the fitted codebook (``warm_start``), checked against X."""
-        if not (self.warm_start and hasattr(self, "codebook_")):
-            return False
-        expected = (self.n_clusters_, n_features)
-        if self.n_clusters not in ("auto", self.n_clusters_) or (
-            self.codebook_.shape != expected
-        ):
-            raise ValueError(
-                f"warm_start=True continues from the fitted codebook of shape "
-                f"{self.codebook_.shape}, but n_clusters={self.n_clusters!r} and X "
-                f"with {n_features} features ask for {expected[0]} x {n_features}. "
-                "Set warm_start=False to start afresh."
-            )
-        return True
-
-    def _sample_size(self, n_samples: int, n_codes: int) -> int | None:
-        """Points of the OT sample (None for a method without one), checked for its size."""
-        method, _ = self._method()
-        size = method.default_sample_size(n_codes, n_samples)
-        if size is not None and self.ot_sample_size is not None:
-            size = min(self.ot_sample_size, n_samples)
-        method.check_size(size, n_codes)
-        return size
-
-    def _schedule(self, epoch: int) -> float:
-        """The alignment weight ``g`` of an epoch."""
-        return self.alignment_weight * self.alignment_decay**epoch
-
-    def _horizon(self, n_codes: int) -> float:
-        """Rows that the running statistics of mini-batch fits and streams remember."""
-        if self.stats_horizon is not None:
-            return float(self.stats_horizon)
-        return float(HORIZON_ROWS_PER_CODE * n_codes)
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Learn the codebook from X.
@@ -573,91 +388,27 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         self : WassersteinVQ
             Fitted estimator.
         """
-        with _unchanged_on_error(self):
-            nx, X = self._validate_X(X, reset=True)
-            warm = self._warm_started(X.shape[1])
-            n_codes = self.n_clusters_ if warm else self._n_codes(X.shape[0])
-            if hasattr(X, "scan"):
-                # A Dask fit's first pass: finite values, weights and moments.
-                sample_weight = X.scan(
-                    sample_weight, covariance=self._needs_covariance()
-                )
-            sample_weight, init, sample_size = self._check_fit_inputs(
-                X, sample_weight, n_codes
-            )
-            if callable(init) and hasattr(X, "array"):
-                # As KMeans hands a callable init its X: the user's dask array.
-                user_init = init
-                init = lambda _, n_codes, rng: user_init(X.array, n_codes, rng)  # noqa: E731
-            rng = check_random_state(self.random_state)
-            codebook = initial_codebook(X, n_codes, init, sample_weight, rng)
-            # A warm start goes on along the schedule where the earlier fits left it.
-            start = vars(self).get("_schedule_epochs", 0) if warm else 0
-            X = nx.place(X)
-            weights = nx.asarray(sample_weight)
-            with nx.solver_threads():
-                method, target = self._method()
-                alignment = method.from_data(
-                    X,
-                    weights,
-                    n_codes=n_codes,
-                    target=target,
-                    sample_size=sample_size,
-                    n_projections=self.n_projections,
-                    rng=rng,
-                    nx=nx,
-                )
-                n_samples = X.shape[0]
-                stopping = StoppingRule(
-                    shift_tol=self.tol * mean_feature_variance(X, weights),
-                    epoch_rows=n_samples,
-                )
-                if self.batch_size is None or self.batch_size >= n_samples:
-                    source, horizon = batch_source(nx, X, weights), None
-                    stopping.settle = self.alignment_decay < 1
-                else:
-                    source = batch_source(nx, X, weights, self.batch_size)
-                    horizon = self._horizon(n_codes)
-                    stopping.max_no_improvement = self.max_no_improvement
-                state = run(
-                    SolverState(nx.asarray(codebook)),
-                    source,
-                    alignment,
-                    schedule=lambda epoch: self._schedule(start + epoch),
-                    max_epochs=self.max_iter,
-                    horizon=horizon,
-                    stopping=stopping,
-                    rng=rng,
-                    verbose=self.verbose,
-                )
-                labels, inertia, n_used = _final_assignment(
-                    nx, X, state.codebook, weights
-                )
-
-        vars(self).pop("_stream", None)
-        self._set_fitted(nx, state, labels, inertia)
-        self._schedule_epochs = start + state.n_epochs
-        if n_used < n_codes:
-            # Re-seeding leaves a code unused only when no distinct row is left.
-            warnings.warn(
-                f"Number of distinct clusters ({n_used}) found smaller than "
-                f"n_clusters ({n_codes}). Possibly due to duplicate points "
-                "in X.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        self._fit(X, sample_weight)
         return self
 
-    def _set_fitted(self, nx, state: SolverState, labels, inertia: float) -> None:
-        self.backend_ = nx.__name__
-        self.device_ = str(nx.device)
-        self.codebook_ = to_host(state.codebook)
-        self.n_clusters_ = self.codebook_.shape[0]
-        self.labels_ = to_host(labels)
-        self.inertia_ = inertia
-        self.n_iter_ = state.n_epochs
-        self.n_steps_ = state.n_steps
-        self.history_ = {k: np.asarray(v) for k, v in state.history.items()}
+    def _fit(self, X, sample_weight):
+        """Fit on X; the rows of X, for ``fit_predict`` to return labels as X came."""
+        with _unchanged_on_error(self):
+            rows = self._rows(X, reset=True)
+            fitted = _fit.fit(self, rows, sample_weight)
+        vars(self).pop("_stream", None)
+        self._set_fitted(fitted)
+        self._schedule_epochs = fitted.schedule_epochs
+        if fitted.n_used < self.n_clusters_:
+            # Re-seeding leaves a code unused only when no distinct row is left.
+            warnings.warn(
+                f"Number of distinct clusters ({fitted.n_used}) found smaller than "
+                f"n_clusters ({self.n_clusters_}). Possibly due to duplicate points "
+                "in X.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return rows
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -685,72 +436,13 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         -------
         self : WassersteinVQ
         """
-        if is_dask_collection(X):
-            raise TypeError(
-                "partial_fit takes one batch in memory. Fit a dask array with "
-                "fit(X), or stream its blocks through partial_fit with "
-                "dask_ml.wrappers.Incremental."
-            )
         with _unchanged_on_error(self):
-            fitted = hasattr(self, "codebook_")
-            nx, X = self._validate_X(X, reset=not fitted)
-            if fitted:
-                sample_weight = _check_sample_weight(
-                    to_host(sample_weight),
-                    X,
-                    dtype=self.codebook_.dtype,
-                    ensure_non_negative=True,
-                )
-                n_codes = self.n_clusters_
-            else:
-                n_codes = self._n_codes(X.shape[0])
-                sample_weight, init, _ = self._check_fit_inputs(
-                    X, sample_weight, n_codes
-                )
-            # A copy, so that a step that fails leaves the stream as it was.
+            rows = self._rows(X, reset=not hasattr(self, "codebook_"), stream=True)
             stream = vars(self).get("_stream")
-            if stream is not None:
-                stream = stream.copy()
-            else:
-                rng = check_random_state(self.random_state)
-                codebook = (
-                    self.codebook_
-                    if fitted
-                    else initial_codebook(X, n_codes, init, sample_weight, rng)
-                )
-                stream = self._new_stream(rng, codebook, X.shape[1])
-            alignment = stream.data.add(X, sample_weight, stream.rng, nx)
-            stream.solver = stream.solver.to_backend(nx)
-            X = nx.asarray(X, dtype=stream.solver.codebook.dtype)
-            source = SingleBatch(nx, X, nx.asarray(sample_weight))
-            with nx.solver_threads():
-                run(
-                    stream.solver,
-                    source,
-                    alignment,
-                    schedule=self._schedule,
-                    max_epochs=1,
-                    horizon=self._horizon(n_codes),
-                    rng=stream.rng,
-                    verbose=self.verbose,
-                )
-
+            fitted, stream = _fit.partial_fit(self, rows, sample_weight, stream)
         self._stream = stream
-        self._set_fitted(nx, stream.solver, source.labels, source.last.error)
+        self._set_fitted(fitted)
         return self
-
-    def _new_stream(self, rng, codebook, n_features: int) -> _Stream:
-        method, target = self._method()
-        n_codes = codebook.shape[0]
-        sample_size = self._sample_size(np.iinfo(np.int64).max, n_codes)
-        data = method.data_stream(
-            n_features,
-            n_codes=n_codes,
-            target=target,
-            sample_size=sample_size,
-            n_projections=self.n_projections,
-        )
-        return _Stream(rng, SolverState(codebook), data)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit and return the code index of each training sample.
@@ -766,17 +458,57 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         labels : ndarray or tensor of shape (n_samples,)
             A tensor on X's device when X is a tensor.
         """
-        return like_input(self.fit(X, sample_weight=sample_weight).labels_, X)
+        return self._fit(X, sample_weight).wrap(self.labels_)
+
+    @classmethod
+    def from_codebook(cls, codebook, X=None, **params) -> WassersteinVQ:
+        """A fitted estimator holding ``codebook``, without fitting: for codes learned elsewhere.
+
+        Parameters
+        ----------
+        codebook : array-like of shape (n_clusters, n_features)
+            The codes (a tensor comes to the host); float32 stays float32.
+        X : array-like of shape (n_samples, n_features), default=None
+            Rows whose labels and inertia the estimator reports (``labels_``,
+            ``inertia_``); without them ``labels_`` is empty and ``inertia_`` NaN.
+        **params
+            Parameters of the estimator (``n_clusters`` is the codebook's size).
+
+        Returns
+        -------
+        WassersteinVQ
+            Fitted: ``predict``, ``transform`` and ``score`` use ``codebook``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> vq = WassersteinVQ.from_codebook(np.array([[0.0], [10.0]]))
+        >>> vq.predict(np.array([[1.0], [9.0]]))
+        array([0, 1])
+        """
+        codebook = np.asarray(to_host(codebook))
+        codebook = check_codebook(
+            codebook, *codebook.shape, codebook.dtype.type, "codebook"
+        )
+        estimator = cls(n_clusters=codebook.shape[0], init=codebook, **params)
+        estimator.n_features_in_ = codebook.shape[1]
+        labels, inertia = np.empty(0, dtype=np.int64), np.nan
+        if X is not None:
+            rows = as_rows(X, backend="numpy")
+            rows.check_sample_weight(None)
+            labels, inertia, _ = rows.final_assignment(rows.codebook_here(codebook))
+        nx = backend_of()
+        state = SolverState(codebook)
+        estimator._set_fitted(
+            _fit.Fitted(state, labels, inertia, None, nx.__name__, nx.device)
+        )
+        return estimator
 
     # ------------------------------------------------------------ inference --
-    def _validated(self, X):
-        """The backend, X placed on it, and the codebook in X's dtype there."""
+    def _inference_rows(self, X):
         check_is_fitted(self)
-        nx, X = self._validate_X(X, reset=False)
-        X = nx.place(X)
-        return nx, X, nx.asarray(self.codebook_, dtype=numpy_dtype(X))
+        return self._rows(X)
 
-    @_lazy_on_dask
     def predict(self, X):
         """Index of the nearest code of each sample.
 
@@ -787,12 +519,14 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         Returns
         -------
         labels : ndarray or tensor of shape (n_samples,), dtype int64
-            A tensor on X's device when X is a tensor.
+            A tensor on X's device when X is a tensor; a dask array, computed
+            lazily, when X is one.
         """
-        nx, X_placed, codebook = self._validated(X)
-        return like_input(nx.assign(X_placed, codebook).labels, X)
+        rows = self._inference_rows(X)
+        return rows.apply(
+            _encoding.nearest, self.codebook_, output=Output(None, np.int64)
+        )
 
-    @_lazy_on_dask
     def transform(self, X):
         """Encode X as set by ``encode``.
 
@@ -809,31 +543,15 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             ``"distance"``: (n_samples, n_clusters) Euclidean distances;
             ``"onehot"``: sparse CSR (n_samples, n_clusters);
             ``"ordinal"``: (n_samples, 1) code indices. A tensor on X's device
-            (sparse CSR for ``"onehot"``) when X is a tensor.
+            (sparse CSR for ``"onehot"``) when X is a tensor; a dask array,
+            computed lazily, when X is one.
         """
-        nx, X_placed, codebook = self._validated(X)
-        if self.encode == "distance":
-            return like_input(nx.distances(X_placed, codebook), X)
-        labels = nx.assign(X_placed, codebook).labels
-        if self.encode == "quantized":
-            if sp.issparse(X_placed):
-                # Sparse in, sparse out: the codes' zeros stay implicit.
-                return sp.csr_matrix(codebook)[to_host(labels)]
-            return like_input(codebook[labels], X)
-        if self.encode == "ordinal":
-            return like_input(labels[:, None], X)
-        n_samples = X_placed.shape[0]
-        onehot = sp.csr_matrix(
-            (
-                np.ones(n_samples, dtype=numpy_dtype(X_placed)),
-                to_host(labels),
-                np.arange(n_samples + 1),
-            ),
-            shape=(n_samples, self.n_clusters_),
+        rows = self._inference_rows(X)
+        output = _encoding.output(
+            self.encode, rows.dtype, self.n_clusters_, self.n_features_in_
         )
-        return like_input(onehot, X)
+        return rows.apply(_encoding.encode, self.codebook_, self.encode, output=output)
 
-    @_lazy_on_dask
     def inverse_transform(self, X):
         """Code vectors for encoded rows (the decoder of ``transform``).
 
@@ -849,30 +567,14 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             X is a tensor.
         """
         check_is_fitted(self)
+        columns = self.n_features_in_
         if self.encode == "quantized":
-            nx, X_placed, codebook = self._validated(X)
-            return like_input(codebook[nx.assign(X_placed, codebook).labels], X)
-        if is_tensor(X):
-            return like_input(self.inverse_transform(to_host(X)), X)
-        if self.encode == "ordinal":
-            codes = check_array(X, dtype=None, input_name="X")
-            if codes.shape[1] != 1 or not np.all(np.mod(codes, 1) == 0):
-                raise ValueError("ordinal codes must be one column of integers.")
-            codes = codes[:, 0].astype(np.int64)
-            if codes.min() < 0 or codes.max() >= self.n_clusters_:
-                raise ValueError(f"codes must lie in [0, {self.n_clusters_}).")
-            return self.codebook_[codes]
-        encoded = check_array(X, accept_sparse="csr", dtype=None, input_name="X")
-        if encoded.shape[1] != self.n_clusters_:
-            raise ValueError(
-                f"X has {encoded.shape[1]} columns; {self.encode!r} codes have "
-                f"n_clusters={self.n_clusters_}."
-            )
-        if self.encode == "onehot":
-            codes = np.asarray(encoded.argmax(axis=1)).ravel()
-        else:
-            codes = np.asarray(encoded).argmin(axis=1)
-        return self.codebook_[codes]
+            rows = self._rows(X)
+            output = Output(columns, rows.dtype)
+            return rows.apply(_encoding.quantize, self.codebook_, output=output)
+        rows = as_rows(X, features=False)
+        output = Output(columns, self.codebook_.dtype)
+        return rows.apply(_encoding.decode, self.codebook_, self.encode, output=output)
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the (weighted) sum of squared distances of X to its nearest codes.
@@ -888,20 +590,9 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         score : float
             ``-inertia`` on X, as ``KMeans.score``; greater is better.
         """
-        if is_dask_collection(X):
-            from . import _dask
-
-            check_is_fitted(self)
-            return _dask.score(self, X, sample_weight)
-        nx, X, codebook = self._validated(X)
-        sample_weight = _check_sample_weight(
-            to_host(sample_weight),
-            X,
-            dtype=numpy_dtype(X),
-            ensure_non_negative=True,
-        )
-        distances = nx.assign(X, codebook).sq_distances
-        return -float(nx.sum(nx.asarray(sample_weight) * distances))
+        rows = self._inference_rows(X)
+        rows.check_sample_weight(sample_weight)
+        return -rows.code_statistics(self.codebook_).error
 
     def get_feature_names_out(self, input_features=None):
         """Names of the columns that ``transform`` returns.

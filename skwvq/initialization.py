@@ -7,10 +7,8 @@ import math
 import numpy as np
 from sklearn.utils import check_array
 
-from ._moments import weighted_moments
-from ._tensors import numpy_dtype
 from .alignment import sqrtm_psd
-from .backends import backend_of, dense, entries_per_row, host_rows, to_host
+from .backends import backend_of, dense, to_host
 from .kernels import greedy_kmeanspp
 
 INITS = ("auto", "random", "k-means++", "gaussian")
@@ -98,71 +96,77 @@ def seeding_sample_size(n_samples: int, n_codes: int, n_features: float) -> int:
     return min(n_samples, max(2 * n_codes, affordable))
 
 
-def initial_codebook(X, n_codes, init, sample_weight, rng) -> np.ndarray:
-    """Draw or check the starting codebook, in the dtype of ``X``.
+def initial_codebook(rows, n_codes, init, rng) -> np.ndarray:
+    """Draw or check the starting codebook, in the dtype of the rows.
 
     Parameters
     ----------
-    X : ndarray or tensor of shape (n_samples, n_features)
-        Tensors stay on their device; only the drawn rows come to the host
-        (k-means++ runs on the CPU, on the rows it considers).
+    rows : skwvq._inputs.Rows
+        The data, with their ``sample_weight``. Only the drawn rows come to the
+        host (k-means++ runs on the CPU, on the rows it considers).
     n_codes : int
     init : {"auto", "random", "k-means++", "gaussian"}, callable or ndarray of shape (n_codes, n_features)
         ``"auto"``: greedy k-means++ on a uniform subsample of the rows
         (``seeding_sample_size``; all rows where that is cheap), the weights kept.
-        ``"random"``: distinct rows of ``X``, drawn with probability proportional
-        to ``sample_weight`` (as ``KMeans``). ``"k-means++"``: greedy k-means++
+        ``"random"``: distinct rows, drawn with probability proportional to
+        ``sample_weight`` (as ``KMeans``). ``"k-means++"``: greedy k-means++
         on all rows (``kmeans_plusplus_rows``). ``"gaussian"``: draws from the
-        Gaussian fit of ``X``. A callable is called as ``init(X, n_codes, rng)``
-        (``KMeans``'s signature, X on the host) and its result checked. An
-        array is used as given (already validated by the estimator).
-    sample_weight : ndarray of shape (n_samples,)
+        Gaussian fit of the rows. A callable is called as ``init(X, n_codes,
+        rng)`` (``KMeans``'s signature, X as ``rows.init_input()`` gives it)
+        and its result checked. An array is used as given (already validated
+        by the estimator).
     rng : numpy.random.RandomState
 
     Returns
     -------
     ndarray of shape (n_codes, n_features)
-        On the host, in X's dtype (float32 for half-precision tensors).
+        On the host, in the rows' dtype (float32 for half-precision tensors).
 
     Examples
     --------
     >>> import numpy as np
-    >>> X = np.arange(20.0).reshape(10, 2)
-    >>> initial_codebook(X, 3, "random", np.ones(10), np.random.RandomState(0)).shape
+    >>> from skwvq._inputs import as_rows
+    >>> rows = as_rows(np.arange(20.0).reshape(10, 2))
+    >>> initial_codebook(rows, 3, "random", np.random.RandomState(0)).shape
     (3, 2)
     """
-    dtype = numpy_dtype(X)
+    dtype = rows.dtype
+    n_samples, n_features = rows.shape
+    sample_weight = rows.sample_weight
+    if sample_weight is None:
+        sample_weight = np.ones(n_samples)
     if isinstance(init, str) and init == "random":
         p = sample_weight / sample_weight.sum()
-        index = rng.choice(X.shape[0], size=n_codes, replace=False, p=p)
-        return dense(host_rows(X, np.sort(index))).astype(dtype)
+        index = rng.choice(n_samples, size=n_codes, replace=False, p=p)
+        return dense(rows.host_rows(np.sort(index))).astype(dtype)
     if isinstance(init, str) and init in ("auto", "k-means++"):
-        n_samples = X.shape[0]
         size = n_samples
         if init == "auto":
-            size = seeding_sample_size(n_samples, n_codes, entries_per_row(X))
+            size = seeding_sample_size(n_samples, n_codes, rows.entries_per_row)
         if size < n_samples:
             index = np.sort(rng.choice(n_samples, size=size, replace=False))
         else:
             index = np.arange(n_samples)
-        rows = host_rows(X, index).astype(dtype if dtype == np.float32 else np.float64)
+        drawn = rows.host_rows(index)
+        drawn = drawn.astype(dtype if dtype == np.float32 else np.float64)
         weights = sample_weight[index]
-        chosen = kmeans_plusplus_rows(rows, n_codes, weights, rng)
+        chosen = kmeans_plusplus_rows(drawn, n_codes, weights, rng)
         if chosen.size < n_codes:
             # Fewer distinct rows than codes: the rest repeat rows (as sklearn's
             # kmeans_plusplus does), and stay unused.
             extra = rng.choice(
-                rows.shape[0], n_codes - chosen.size, p=weights / weights.sum()
+                drawn.shape[0], n_codes - chosen.size, p=weights / weights.sum()
             )
             chosen = np.concatenate([chosen, extra])
-        return dense(rows[chosen]).astype(dtype)
+        return dense(drawn[chosen]).astype(dtype)
     if isinstance(init, str) and init == "gaussian":
-        mean, cov = (to_host(m) for m in weighted_moments(X, sample_weight))
-        draws = rng.standard_normal((n_codes, X.shape[1])) @ sqrtm_psd(cov)
+        moments = rows.moments()
+        mean, cov = to_host(moments.mean), to_host(moments.cov)
+        draws = rng.standard_normal((n_codes, n_features)) @ sqrtm_psd(cov)
         return (mean + draws).astype(dtype)
     if callable(init):
-        init = init(to_host(X), n_codes, rng)
-        return check_codebook(init, n_codes, X.shape[1], dtype, "the callable init")
+        init = init(rows.init_input(), n_codes, rng)
+        return check_codebook(init, n_codes, n_features, dtype, "the callable init")
     return np.array(init, dtype=dtype, copy=True)
 
 

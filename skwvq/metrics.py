@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
+from ._inputs import as_rows
 from ._statistics import perplexity_from_counts, utilization_from_counts
 from .alignment import ALIGNMENTS
-from .backends import backend_of, is_dask_collection
-from .kernels import as_csr
 
 __all__ = [
     "quantization_error",
@@ -30,45 +28,25 @@ __all__ = [
 
 
 def _check_inputs(X, codebook, sample_weight, *, covariance=False):
-    """X, codebook and weights validated; a dask X becomes the rows of ``skwvq._dask``.
+    """X as the rows of its kind (``skwvq._inputs``), its weights checked, and the codebook in its dtype.
 
     A dask X is scanned once on its cluster (finite values, moments: the full
-    covariance with ``covariance``); its weights come back on the host.
+    covariance with ``covariance``).
     """
-    if is_dask_collection(X):
-        from ._dask import DaskRows
-
-        X = DaskRows(X, persist=False)
-        weights = X.scan(sample_weight, covariance=covariance)
-        sample_weight = None if sample_weight is None else weights
-    else:
-        X = check_array(
-            X, accept_sparse="csr", dtype=[np.float64, np.float32], input_name="X"
-        )
-    if sp.issparse(X):
-        X = as_csr(X)
-    codebook = check_array(codebook, dtype=X.dtype, input_name="codebook")
-    if codebook.shape[1] != X.shape[1]:
+    rows = as_rows(X, backend="numpy")
+    rows.check_sample_weight(sample_weight, covariance=covariance)
+    codebook = check_array(codebook, dtype=rows.dtype, input_name="codebook")
+    if codebook.shape[1] != rows.n_features:
         raise ValueError(
-            f"X has {X.shape[1]} features but the codebook has {codebook.shape[1]}."
+            f"X has {rows.n_features} features but the codebook has {codebook.shape[1]}."
         )
-    if sample_weight is not None:
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-        )
-    return X, codebook, sample_weight
+    return rows, codebook
 
 
-def _usage(X, codebook, sample_weight):
-    """The (weighted) mean squared error and per-code counts, from the one assignment kernel.
-
-    The rows of a dask X compute their statistics block by block on the cluster.
-    """
-    if hasattr(X, "code_statistics"):
-        statistics = X.code_statistics(codebook)
-        return statistics.error / statistics.weight, statistics.counts
-    result = backend_of().assign(X, codebook, sample_weight=sample_weight)
-    return float(np.average(result.sq_distances, weights=sample_weight)), result.counts
+def _usage(rows, codebook):
+    """The (weighted) mean squared error and per-code counts, from the one assignment kernel."""
+    statistics = rows.code_statistics(codebook)
+    return statistics.error / statistics.weight, statistics.counts
 
 
 def quantization_error(X, codebook, *, sample_weight=None) -> float:
@@ -92,8 +70,8 @@ def quantization_error(X, codebook, *, sample_weight=None) -> float:
     >>> quantization_error(np.array([[0.0], [1.0], [4.0]]), np.array([[0.0], [4.0]]))
     0.3333333333333333
     """
-    X, codebook, sample_weight = _check_inputs(X, codebook, sample_weight)
-    error, _ = _usage(X, codebook, sample_weight)
+    rows, codebook = _check_inputs(X, codebook, sample_weight)
+    error, _ = _usage(rows, codebook)
     return error
 
 
@@ -119,8 +97,8 @@ def codebook_utilization(X, codebook, *, sample_weight=None) -> float:
     >>> codebook_utilization(np.array([[0.0], [1.0]]), np.array([[0.0], [9.0]]))
     0.5
     """
-    X, codebook, sample_weight = _check_inputs(X, codebook, sample_weight)
-    _, counts = _usage(X, codebook, sample_weight)
+    rows, codebook = _check_inputs(X, codebook, sample_weight)
+    _, counts = _usage(rows, codebook)
     return utilization_from_counts(counts)
 
 
@@ -147,8 +125,8 @@ def codebook_perplexity(X, codebook, *, sample_weight=None) -> float:
     >>> codebook_perplexity(np.array([[0.0], [1.0], [9.0], [8.0]]), np.array([[0.0], [9.0]]))
     2.0
     """
-    X, codebook, sample_weight = _check_inputs(X, codebook, sample_weight)
-    _, counts = _usage(X, codebook, sample_weight)
+    rows, codebook = _check_inputs(X, codebook, sample_weight)
+    _, counts = _usage(rows, codebook)
     return perplexity_from_counts(counts)
 
 
@@ -203,17 +181,16 @@ def wasserstein_distance(
     """
     if method not in ALIGNMENTS:
         raise ValueError(f"method must be one of {tuple(ALIGNMENTS)}, got {method!r}.")
-    X, codebook, sample_weight = _check_inputs(
-        X, codebook, sample_weight, covariance=method == "gaussian"
-    )
     alignment = ALIGNMENTS[method]
-    size = None
-    if alignment.default_sample_size(codebook.shape[0], X.shape[0]) is not None:
-        size = X.shape[0] if max_samples is None else min(max_samples, X.shape[0])
+    rows, codebook = _check_inputs(
+        X, codebook, sample_weight, covariance=alignment.needs_covariance
+    )
+    size, n_samples = None, rows.n_samples
+    if alignment.default_sample_size(codebook.shape[0], n_samples) is not None:
+        size = n_samples if max_samples is None else min(max_samples, n_samples)
         alignment.check_size(size, codebook.shape[0], what="method", size="max_samples")
     data_side = alignment.from_data(
-        X,
-        sample_weight,
+        rows,
         n_codes=codebook.shape[0],
         target="data",
         sample_size=size,
@@ -328,8 +305,8 @@ def vq_scores(estimator, X, y=None) -> dict[str, float]:
     (-0.25, 1.0, 2.0)
     """
     codebook, X = _quantizer_codebook(estimator, X)
-    rows, codebook, _ = _check_inputs(X, codebook, None)
-    error, counts = _usage(rows, codebook, None)
+    rows, codebook = _check_inputs(X, codebook, None)
+    error, counts = _usage(rows, codebook)
     return {
         "neg_quantization_error": -error,
         "utilization": utilization_from_counts(counts),

@@ -27,6 +27,7 @@ import torch.distributed as dist
 from sklearn.utils import check_random_state
 from torch import nn
 
+from ._inputs import as_rows
 from ._solver import HORIZON_ROWS_PER_CODE, step
 from ._statistics import (
     CodeStatistics,
@@ -445,10 +446,9 @@ class WassersteinQuantizer(nn.Module):
                 "the codebook from it. Pass a larger batch or an init tensor."
             )
         drawn = initial_codebook(
-            rows.cpu().numpy(),
+            as_rows(rows.cpu().numpy(), backend="numpy"),
             self.codebook_size,
             self.init,
-            np.ones(rows.shape[0]),
             self._rng,
         )
         self._set_codebook(torch.as_tensor(np.asarray(drawn)))
@@ -685,25 +685,15 @@ class WassersteinQuantizer(nn.Module):
         WassersteinVQ
             Fitted: ``predict``, ``transform`` and ``score`` use the layer's codes.
         """
-        from ._solver import SolverState
-        from .backends import backend_of
         from .estimator import WassersteinVQ
 
-        codebook = self.codebook.detach().cpu().numpy()
-        estimator = WassersteinVQ(
-            self.codebook_size,
+        estimator = WassersteinVQ.from_codebook(
+            self.codebook.detach().cpu().numpy(),
+            X,
             alignment=self.alignment,
             target=self.target,
             alignment_weight=self.alignment_weight,
-            init=codebook,
             random_state=self.random_state,
         )
-        estimator.n_features_in_ = self.dim
-        labels, inertia = np.empty(0, dtype=np.int64), math.nan
-        if X is not None:
-            X = np.asarray(to_host(X), dtype=codebook.dtype)
-            result = backend_of().assign(X, codebook)
-            labels, inertia = result.labels, float(result.sq_distances.sum())
-        state = SolverState(codebook=codebook, n_steps=int(self.steps))
-        estimator._set_fitted(backend_of(), state, labels, inertia)
+        estimator.n_steps_ = int(self.steps)
         return estimator

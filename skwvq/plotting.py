@@ -10,6 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._statistics import perplexity_from_counts, utilization_from_counts
+from .backends import dense
 from .metrics import _check_inputs, _quantizer_codebook, _usage
 
 try:
@@ -56,11 +57,11 @@ def _axes_grid(n_panels: int, axes):
 
 
 def _code_counts(quantizer, X, sample_weight=None):
-    """X in the quantizer's space (a pipeline's earlier steps applied), its codebook and each code's weighted count, validated."""
+    """The rows of X in the quantizer's space (a pipeline's earlier steps applied), its codebook and each code's weighted count, validated."""
     codebook, X = _quantizer_codebook(quantizer, X)
-    X, codebook, sample_weight = _check_inputs(X, codebook, sample_weight)
-    _, counts = _usage(X, codebook, sample_weight)
-    return X, codebook, np.asarray(counts, dtype=float)
+    rows, codebook = _check_inputs(X, codebook, sample_weight)
+    _, counts = _usage(rows, codebook)
+    return rows, codebook, np.asarray(counts, dtype=float)
 
 
 def plot_history(estimator, *, keys: Sequence[str] | None = None, axes=None):
@@ -241,21 +242,22 @@ def plot_codebook(
     """
     if not isinstance(max_points, int | np.integer) or max_points < 1:
         raise ValueError(f"max_points must be a positive integer, got {max_points!r}.")
-    X, codebook, counts = _code_counts(quantizer, X)
+    data, codebook, counts = _code_counts(quantizer, X)
     rng = check_random_state(random_state)
-    rows = X
-    if X.shape[0] > max_points:
-        rows = X[np.sort(rng.choice(X.shape[0], max_points, replace=False))]
-    rows = rows.toarray() if hasattr(rows, "toarray") else np.asarray(rows)
+    n_samples, n_features = data.shape
+    index = np.arange(n_samples)
+    if n_samples > max_points:
+        index = np.sort(rng.choice(n_samples, max_points, replace=False))
+    rows = dense(data.host_rows(index))
     codes = np.asarray(codebook)
-    if X.shape[1] > 2:
+    if n_features > 2:
         pca = PCA(n_components=2, random_state=rng).fit(rows)
         rows, codes = pca.transform(rows), pca.transform(codes)
         explained = pca.explained_variance_ratio_
         labels = [
             f"PC {i + 1} ({100 * explained[i]:.0f}% of the variance)" for i in range(2)
         ]
-    elif X.shape[1] == 2:
+    elif n_features == 2:
         labels = ["feature 0", "feature 1"]
     else:
         rows = np.column_stack([rows[:, 0], np.zeros(rows.shape[0])])

@@ -226,10 +226,10 @@ def test_an_iteration_computes_one_small_graph(X, monkeypatch):
     """The codebook is one key of the graph (not inlined in each task), the reduction a tree."""
     import pickle
 
-    from skwvq._dask import SPLIT_EVERY, DaskRows
+    from skwvq._inputs._dask import SPLIT_EVERY, DaskRows
 
     rows = DaskRows(da.from_array(X, chunks=100))  # 30 blocks of 4 kB
-    rows.scan(None, covariance=False)
+    rows.check_sample_weight(None, persist=True)
     graphs = []
     original = dask.base.compute
 

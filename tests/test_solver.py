@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from skwvq import WassersteinVQ
+from skwvq._fit import horizon
 from skwvq._solver import StoppingRule, step
 from skwvq._sources import batch_spans
 from skwvq._statistics import CodeStatistics, block_statistics
@@ -149,8 +150,8 @@ def test_partial_fit_statistics_forget_at_the_stated_rate(blobs_stream, horizon)
 
 
 def test_default_horizon_is_fifty_rows_per_code():
-    assert WassersteinVQ(8)._horizon(8) == 400.0
-    assert WassersteinVQ(8, stats_horizon=123)._horizon(8) == 123.0
+    assert horizon(WassersteinVQ(8), 8) == 400.0
+    assert horizon(WassersteinVQ(8, stats_horizon=123), 8) == 123.0
 
 
 class _Support:

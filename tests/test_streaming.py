@@ -165,12 +165,13 @@ def test_running_moments_match_batch_moments():
 
 def test_reservoir_is_a_uniform_sample_of_the_stream():
     rng = np.random.RandomState(0)
-    reservoir = Reservoir(capacity=2000, n_features=1)
+    reservoir = Reservoir(capacity=2000)
+    state = reservoir.start(1)
     for start in range(0, 100_000, 1000):
         batch = np.arange(start, start + 1000, dtype=float)[:, None]
-        reservoir.add(batch, np.ones(1000), rng)
-    sample, masses = reservoir.sample()
+        reservoir.add(state, batch, np.ones(1000), rng)
+    sample, masses = reservoir.sample(state)
     assert sample.shape == (2000, 1) and len(np.unique(sample)) == 2000
     # Uniform over the stream: early and late rows are equally likely.
     assert abs(np.mean(sample) - 49_999.5) < 3 * 28_868 / np.sqrt(2000)
-    assert reservoir.n_seen == 100_000 and masses.sum() == pytest.approx(1.0)
+    assert reservoir.n_seen(state) == 100_000 and masses.sum() == pytest.approx(1.0)

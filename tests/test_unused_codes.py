@@ -12,6 +12,7 @@ from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.preprocessing import StandardScaler
 
 from skwvq import WassersteinVQ
+from skwvq._inputs import as_rows
 from skwvq.initialization import (
     initial_codebook,
     kmeans_plusplus_rows,
@@ -84,9 +85,10 @@ def test_auto_init_is_kmeans_plusplus_on_a_subsample_whose_size_does_not_grow_wi
     assert seeding_sample_size(10**6, 4096, 64) == seeding_sample_size(10**9, 4096, 64)
     assert seeding_sample_size(1797, 256, 64) == 1797  # small data: every row
     X = np.random.default_rng(0).normal(size=(1000, 4))
-    weights = np.ones(1000)
-    auto = initial_codebook(X, 16, "auto", weights, np.random.RandomState(3))
-    full = initial_codebook(X, 16, "k-means++", weights, np.random.RandomState(3))
+    rows = as_rows(X)
+    rows.check_sample_weight(np.ones(1000))
+    auto = initial_codebook(rows, 16, "auto", np.random.RandomState(3))
+    full = initial_codebook(rows, 16, "k-means++", np.random.RandomState(3))
     np.testing.assert_array_equal(auto, full)
 
 

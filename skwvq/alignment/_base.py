@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import copy
-
 from sklearn.utils import check_random_state
 
-from .._moments import Moments, moments_of
 from ..backends import to_host
-from ..streaming import Reservoir
+from ..streaming import Reservoir, SampleStream
 from ._sample import ot_sample, quantization_optimal_masses
 
 TARGETS = ("quantization-optimal", "data")
@@ -20,14 +17,18 @@ class Alignment:
     A method is built once per fit, from the data (``from_data``) or from a
     stream (``data_stream``), and then gives each iteration's transport targets
     (``targets``). Everything that differs between methods lives in its class:
-    the default target, the OT sample size, the checks on problem size, how the
-    data side is built and how a codebook is aligned to it.
+    the default target, the OT sample size, the checks on problem size, what
+    it needs of the data (``needs_covariance``), how the data side is built
+    from rows and from a stream, and how a codebook is aligned to it.
     """
 
     #: Name under which the method is registered (``alignment=`` of the estimator).
     name: str = ""
     #: What ``target="auto"`` resolves to for this method.
     default_target: str = "quantization-optimal"
+    #: Whether ``from_data`` reads the data's full covariance (a Dask fit's
+    #: first pass then gathers it; otherwise per-feature variances only).
+    needs_covariance: bool = False
     #: Rows of the data and their masses under ``p`` (float64 host arrays, the
     #: masses summing to one), where the solver re-seeds unused codes; set by
     #: ``from_data`` and by the streams.
@@ -45,23 +46,22 @@ class Alignment:
     @classmethod
     def from_data(
         cls,
-        X,
-        sample_weight,
+        rows,
         *,
         n_codes: int,
         target: str,
         sample_size: int | None,
         n_projections: int | None = None,
         rng=None,
-        nx=None,
     ) -> Alignment:
         """Prepare the data side once per fit.
 
         Parameters
         ----------
-        X : ndarray or tensor of shape (n_samples, n_features)
-            In memory, memory-mapped or on a torch device.
-        sample_weight : array or tensor of shape (n_samples,) or None
+        rows : skwvq._inputs.Rows
+            The data, whatever their kind, with their ``sample_weight``: the
+            method reads their ``moments``, or draws ``host_rows``; it keeps
+            its data side on their backend ``rows.nx``.
         n_codes : int
         target : {"quantization-optimal", "data"}
             Which distribution the codes are matched to: the data's own, or the
@@ -72,22 +72,33 @@ class Alignment:
             Directions of the sliced method; its default if None.
         rng : numpy.random.RandomState
             The one source of random draws (sample rows, directions).
-        nx : NumpyBackend or TorchBackend, default=None
-            Where the data side is kept; numpy if None.
         """
         raise NotImplementedError
 
     @classmethod
     def data_stream(
         cls,
-        n_features: int,
         *,
         n_codes: int,
         target: str,
         sample_size: int | None,
         n_projections: int | None = None,
+        keep: str = "uniform",
+        support: bool = True,
     ):
-        """The data side of a ``partial_fit`` stream: ``add(X, w, rng, nx)`` returns the alignment so far."""
+        """The data side of a stream (``skwvq.streaming``): ``partial_fit``'s, or the layer's.
+
+        Parameters
+        ----------
+        n_codes, target, sample_size, n_projections
+            As for ``from_data``; ``sample_size`` bounds the stream's sample.
+        keep : {"uniform", "recent"}, default="uniform"
+            Which rows a sample keeps: a uniform sample of the stream, or the
+            most recent rows.
+        support : bool, default=True
+            Whether the stream keeps a support where unused codes are
+            re-seeded (the layer re-seeds its own way).
+        """
         raise NotImplementedError
 
     def targets(self, codebook):
@@ -106,18 +117,9 @@ class SampleAlignment(Alignment):
 
     @classmethod
     def from_data(
-        cls,
-        X,
-        sample_weight,
-        *,
-        n_codes,
-        target,
-        sample_size,
-        n_projections=None,
-        rng=None,
-        nx=None,
+        cls, rows, *, n_codes, target, sample_size, n_projections=None, rng=None
     ):
-        sample, masses = ot_sample(X, sample_weight, sample_size, rng)
+        sample, masses = ot_sample(rows, sample_size, rng)
         return cls.from_sample(
             sample,
             masses,
@@ -125,7 +127,7 @@ class SampleAlignment(Alignment):
             target=target,
             n_projections=n_projections,
             rng=rng,
-            nx=nx,
+            nx=rows.nx,
         )
 
     @classmethod
@@ -149,84 +151,22 @@ class SampleAlignment(Alignment):
 
     @classmethod
     def data_stream(
-        cls, n_features, *, n_codes, target, sample_size, n_projections=None
+        cls,
+        *,
+        n_codes,
+        target,
+        sample_size,
+        n_projections=None,
+        keep="uniform",
+        support=True,
     ):
         return SampleStream(
             cls,
-            Reservoir(sample_size, n_features),
+            Reservoir(sample_size, keep=keep),
             n_codes=n_codes,
             target=target,
             n_projections=n_projections,
         )
-
-
-class MomentStream:
-    """A stream's running mean and covariance, the Gaussian alignment to them, and a support reservoir."""
-
-    def __init__(self, method, n_features: int, *, target: str, support_size: int):
-        self.method = method
-        self.moments = Moments.empty(n_features)
-        self.reservoir = Reservoir(support_size, n_features)
-        self.target = target
-
-    def add(self, X, sample_weight, rng, nx=None):
-        """Merge a batch and return the alignment to everything seen so far."""
-        X = to_host(X)
-        self.moments = self.moments.merge(moments_of(X, sample_weight))
-        self.reservoir.add(X, sample_weight, rng)
-        alignment = self.method.from_moments(
-            self.moments.mean, self.moments.cov, target=self.target
-        )
-        alignment.support = self.reservoir.sample()
-        return alignment
-
-    def copy(self) -> MomentStream:
-        return copy.deepcopy(self)
-
-
-class SampleStream:
-    """A uniform reservoir sample of a stream, and the alignment to it.
-
-    The alignment is rebuilt each time the number of rows seen doubles, so its
-    data side (sorted projections, sample masses) is prepared ``O(log N)`` times
-    over a stream of ``N`` rows.
-    """
-
-    def __init__(self, method, reservoir, *, n_codes, target, n_projections):
-        self.method = method
-        self.reservoir = reservoir
-        self.n_codes = n_codes
-        self.target = target
-        self.n_projections = n_projections
-        self.alignment = None
-        self.built_at = 0
-
-    def add(self, X, sample_weight, rng, nx=None):
-        """Offer a batch to the reservoir and return the alignment to it."""
-        self.reservoir.add(to_host(X), sample_weight, rng)
-        if self.alignment is None or self.reservoir.n_seen >= 2 * self.built_at:
-            sample, masses = self.reservoir.sample()
-            self.alignment = self.method.from_sample(
-                sample,
-                masses,
-                n_codes=self.n_codes,
-                target=self.target,
-                n_projections=self.n_projections,
-                rng=rng,
-                nx=nx,
-            )
-            self.built_at = self.reservoir.n_seen
-        return self.alignment
-
-    def copy(self) -> SampleStream:
-        """A copy that one batch can advance while this one stays as it was.
-
-        The reservoir replaces its arrays rather than writing into them, and an
-        alignment is replaced rather than changed, so both may be shared.
-        """
-        twin = copy.copy(self)
-        twin.reservoir = copy.copy(self.reservoir)
-        return twin
 
 
 def resolve_target(method: type[Alignment], target: str) -> str:
@@ -256,7 +196,7 @@ def support_size(n_codes: int, n_samples: int) -> int:
     return min(n_samples, max(4 * n_codes, 4096))
 
 
-def draw_support(X, sample_weight, n_codes: int, rng):
-    """Rows of ``X`` drawn once (``support_size`` of them) and their masses, on the host."""
-    size = support_size(n_codes, X.shape[0])
-    return ot_sample(X, sample_weight, size, check_random_state(rng))
+def draw_support(rows, n_codes: int, rng):
+    """Rows drawn once (``support_size`` of them) and their masses, on the host."""
+    size = support_size(n_codes, rows.n_samples)
+    return ot_sample(rows, size, check_random_state(rng))

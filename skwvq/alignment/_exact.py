@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import ot
-import scipy.sparse as sp
-from sklearn.metrics.pairwise import euclidean_distances
 
-from ..backends import backend_of
+from ..backends import backend_of, pairwise_sq_distances
 from ._base import SampleAlignment
 
 # Exact OT solves an (ot_sample_size x n_codes) network-simplex problem every
@@ -73,14 +71,11 @@ def exact_targets(codebook, sample, masses):
     codebook = np.asarray(codebook, dtype=np.float64)
     n_codes = codebook.shape[0]
     check_exact_size(sample.shape[0], n_codes)
-    sparse = sp.issparse(sample)
-    if sparse:  # ot.dist needs dense rows; sklearn's distances take CSR as it is
-        cost = euclidean_distances(sample, codebook, squared=True)
-    else:
-        cost = ot.dist(sample, codebook)
+    cost = pairwise_sq_distances(sample, codebook)
     code_masses = np.full(n_codes, 1.0 / n_codes)
     plan = ot.emd(masses, code_masses, cost, numItermax=max(100_000, 20 * cost.size))
-    targets = n_codes * ((sample.T @ plan).T if sparse else plan.T @ sample)
+    # (Of a sparse sample too: scipy computes the product as (sample^T plan)^T.)
+    targets = n_codes * (plan.T @ sample)
     return targets, float(np.sum(plan * cost))
 
 

@@ -6,7 +6,8 @@ import numpy as np
 
 from .._moments import weighted_moments
 from ..backends import backend_of
-from ._base import Alignment, MomentStream, draw_support, support_size
+from ..streaming import MomentStream, Reservoir
+from ._base import Alignment, draw_support, support_size
 
 
 def _sqrt_and_inv_sqrt_psd(S, floor: float):
@@ -146,6 +147,7 @@ class GaussianAlignment(Alignment):
 
     name = "gaussian"
     default_target = "data"
+    needs_covariance = True
 
     def __init__(self, mean, cov):
         self.mean = mean
@@ -165,32 +167,29 @@ class GaussianAlignment(Alignment):
 
     @classmethod
     def from_data(
+        cls, rows, *, n_codes, target, sample_size=None, n_projections=None, rng=None
+    ):
+        moments = rows.moments()
+        alignment = cls.from_moments(moments.mean, moments.cov, target=target)
+        alignment.support = draw_support(rows, n_codes, rng)
+        return alignment
+
+    @classmethod
+    def data_stream(
         cls,
-        X,
-        sample_weight,
         *,
         n_codes,
         target,
         sample_size=None,
         n_projections=None,
-        rng=None,
-        nx=None,
+        keep="uniform",
+        support=True,
     ):
-        mean, cov = weighted_moments(X, sample_weight)
-        alignment = cls.from_moments(mean, cov, target=target)
-        alignment.support = draw_support(X, sample_weight, n_codes, rng)
-        return alignment
-
-    @classmethod
-    def data_stream(
-        cls, n_features, *, n_codes, target, sample_size=None, n_projections=None
-    ):
-        return MomentStream(
-            cls,
-            n_features,
-            target=target,
-            support_size=support_size(n_codes, np.iinfo(np.int64).max),
-        )
+        reservoir = None
+        if support:
+            size = support_size(n_codes, np.iinfo(np.int64).max)
+            reservoir = Reservoir(size, keep=keep, name="support")
+        return MomentStream(cls, target=target, support=reservoir)
 
     def targets(self, codebook):
         return gaussian_targets(codebook, self.mean, self.cov)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn import config_context, get_config
 from sklearn.neighbors import NearestNeighbors
-
-from ..backends import host_rows, to_host
 
 # MB of distances the neighbour search holds at once (scikit-learn's default is
 # 1024). On a sparse TF-IDF sample (16,384 x 50,000 rows, 0.1% dense) the search
@@ -17,28 +14,34 @@ from ..backends import host_rows, to_host
 _NEIGHBOR_WORKING_MEMORY = 64
 
 
-def ot_sample(X, sample_weight, size, rng):
-    """Rows of ``X`` drawn once, without replacement, with OT masses summing to one.
+def ot_sample(rows, size, rng):
+    """Rows drawn once, without replacement, with OT masses summing to one.
 
-    Masses are proportional to ``sample_weight``, so the weighted sample is an
-    unbiased picture of the weighted data. The whole data set is used when
-    ``size >= n_samples``.
+    Masses are proportional to the rows' ``sample_weight`` (ones before it is
+    checked), so the weighted sample is an unbiased picture of the weighted
+    data. The whole data set is used when ``size >= n_samples``.
+
+    Parameters
+    ----------
+    rows : skwvq._inputs.Rows
+    size : int
+    rng : numpy.random.RandomState
 
     Returns
     -------
-    sample : ndarray of shape (size, n_features), float64
+    sample : ndarray or CSR matrix of shape (size, n_features), float64, on the host
     masses : ndarray of shape (size,), float64
     """
-    n_samples = X.shape[0]
+    n_samples = rows.n_samples
     if size >= n_samples:
         index = np.arange(n_samples)
     else:
         index = np.sort(rng.choice(n_samples, size=size, replace=False))
-    sample = host_rows(X, index)
+    sample = rows.host_rows(index)
     masses = (
         np.ones(len(index))
-        if sample_weight is None
-        else np.asarray(to_host(sample_weight), dtype=np.float64)[index]
+        if rows.sample_weight is None
+        else np.asarray(rows.sample_weight, dtype=np.float64)[index]
     )
     return sample, masses / masses.sum()
 
@@ -86,8 +89,9 @@ def quantization_optimal_masses(
     if k < 1:
         return masses
     # sklearn's "auto" picks a k-d tree up to d=15, where brute force is already
-    # faster; sparse rows take brute force only.
-    algorithm = "kd_tree" if n_features <= 4 and not sp.issparse(sample) else "brute"
+    # faster past d=4; below, "auto" takes the k-d tree, or brute force for
+    # sparse rows (which no tree reads).
+    algorithm = "auto" if n_features <= 4 else "brute"
     working_memory = min(get_config()["working_memory"], _NEIGHBOR_WORKING_MEMORY)
     with config_context(working_memory=working_memory):
         distances, _ = (

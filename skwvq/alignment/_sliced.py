@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import ot
-import scipy.sparse as sp
 
-from ..backends import backend_of
+from ..backends import backend_of, sparse_nonzeros
 from ._base import SampleAlignment
 
 _DIRECTION_BLOCK = 64
@@ -36,8 +35,9 @@ def default_n_projections(sample) -> int:
     """
     n_features = sample.shape[1]
     n_projections = min(2 * n_features, MAX_DIRECTION_ENTRIES // n_features)
-    if sp.issparse(sample):
-        n_projections = min(n_projections, sample.nnz // n_features)
+    nonzeros = sparse_nonzeros(sample)
+    if nonzeros is not None:
+        n_projections = min(n_projections, nonzeros // n_features)
     return max(64, n_projections)
 
 
@@ -61,13 +61,6 @@ def random_directions(n_features: int, n_projections: int, rng):
         q, r = np.linalg.qr(directions)
         directions = q * np.sign(np.diag(r))
     return directions
-
-
-def _project(sample, block):
-    """The sample's projections on a block of directions, one row per direction."""
-    if sp.issparse(sample):
-        return np.ascontiguousarray((sample @ block).T)
-    return block.T @ sample.T
 
 
 def _quantile_integrals(sorted_values, sorted_masses, levels):
@@ -123,8 +116,7 @@ def sliced_data_side(sample, masses, directions, n_codes):
     """
     nx = backend_of(directions)
     directions = nx.float64(directions)
-    if not sp.issparse(sample):
-        sample = nx.float64(sample)
+    sample = nx.float64(sample)  # a sparse sample stays CSR, on the host
     masses = nx.float64(masses)
     n_projections = directions.shape[1]
     levels = nx.float64(np.arange(n_codes + 1) / n_codes)
@@ -133,8 +125,9 @@ def sliced_data_side(sample, masses, directions, n_codes):
     # whatever n_projections is.
     for start in range(0, n_projections, _DIRECTION_BLOCK):
         block = directions[:, start : start + _DIRECTION_BLOCK]
-        # One row per direction, so that sorts and scans run over contiguous memory.
-        data_proj = _project(sample, block)
+        # One row per direction (of a sparse sample too: scipy computes the
+        # transposed product of its rows), so that sorts and scans run along rows.
+        data_proj = block.T @ sample.T
         order = nx.argsort(data_proj, axis=1)
         sorted_data = nx.take_along_axis(data_proj, order, 1)
         sorted_masses = masses[order]

@@ -1,32 +1,40 @@
-"""Dask support: a fit's rows persisted where they live (one first pass, per-iteration block statistics reduced as a tree) and lazy block-wise inference.
+"""Dask input: a fit's rows persisted where they live (one first pass, per-iteration block statistics reduced as a tree) and lazy block-wise inference.
 
 A Dask fit runs the solver's driver unchanged on the client; what differs is
-its source of row blocks. ``DaskRows`` holds the validated, persisted array;
-its sources ask the workers for each block's per-code statistics against the
-current codebook (sent as one graph key), add them up in a tree and bring
-back ``K x (d + 2)`` numbers: one small ``compute`` per step. The alignment's
-data side is computed once: moments in the first pass (``DaskRows.scan``), or
-the OT sample's rows, which are the rows the numpy fit draws for the same
-``random_state`` (``DaskRows.__getitem__`` serves ``host_rows``).
+its source of row blocks. ``DaskRows`` holds the validated array; its sources
+ask the workers for each block's per-code statistics against the current
+codebook (sent as one graph key), add them up in a tree and bring back
+``K x (d + 2)`` numbers: one small ``compute`` per step. The alignment's data
+side is computed once: moments in the first pass
+(``DaskRows.check_sample_weight``), or the OT sample's rows, which are the rows
+the numpy fit draws for the same ``random_state`` (``DaskRows.host_rows``).
+Inference maps the in-memory computation over the blocks, lazily.
 
-Nothing here is imported unless a dask collection is handed to the
-estimator: ``import skwvq`` never imports dask.
+Nothing here is imported unless a dask collection is handed to skwvq:
+``import skwvq`` never imports dask.
 """
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_array
 from sklearn.utils.validation import _check_sample_weight
 
-from ._moments import Moments
-from ._sources import batch_count, batch_spans
-from ._statistics import CodeStatistics
-from .kernels import assign
+from .._moments import Moments
+from .._sources import batch_count, batch_spans
+from .._statistics import CodeStatistics
+from ..backends import backend_of
+from ..kernels import assign
+from ._base import EncodedRows, Output, Rows
+from ._dense import DenseRows
 
 # Block results are added this many at a time (``split_every`` of dask's reductions).
 SPLIT_EVERY = 8
+STREAM_MESSAGE = (
+    "partial_fit takes one batch in memory. Fit a dask array with fit(X), or "
+    "stream its blocks through partial_fit with dask_ml.wrappers.Incremental."
+)
 
 
 def as_dask_array(X):
@@ -130,41 +138,48 @@ def _labels_block(block, codebook):
     return assign(block, codebook, n_threads=1).labels
 
 
-def _inference_block(block, estimator, method):
-    return getattr(estimator, method)(block)
-
-
-def _score_block(block, weights, estimator):
-    return np.array([estimator.score(block, sample_weight=weights)])
+def _apply_block(block, job, features: bool):
+    """``function(rows, *args)`` on one block, its rows checked as a numpy X would be."""
+    function, args = job
+    if features:
+        rows = DenseRows(
+            check_array(block, dtype=[np.float64, np.float32]), backend_of()
+        )
+    else:
+        rows = EncodedRows(block)
+    return function(rows, *args)
 
 
 # ----------------------------------------------------------------- client --
-class DaskRows:
-    """The rows of a Dask fit: a validated dask array, persisted once, and its weights.
+class DaskRows(Rows):
+    """A validated dask array (from a dask array or DataFrame), read block by block on its cluster.
 
-    ``shape``, ``dtype`` and row indexing (``rows[index]`` computes only the
-    blocks holding those rows) are what the fit's draws need;
-    ``weighted_moments`` and ``mean_feature_variance`` answer from the first
-    pass; ``full_batch`` and ``mini_batches`` are the sources of the solver.
+    ``host_rows`` computes only the blocks holding the rows asked for;
+    ``check_sample_weight`` is the first pass (finite values, the weights,
+    the moments); ``source`` gives the solver's sources, whose statistics are
+    tree-reduced on the cluster; ``apply`` maps in-memory inference over the
+    blocks, lazily.
 
     Parameters
     ----------
     X : dask array or dask DataFrame of shape (n_samples, n_features)
+    features : bool, default=True
+        Whether the blocks are features, checked as a numpy X is (False: an
+        encoding, for ``inverse_transform``).
     """
 
-    def __init__(self, X, *, persist: bool = True):
-        array = as_dask_array(X)
-        self.array = array.persist() if persist else array
-        self.persisted = persist
+    def __init__(self, X, *, features: bool = True):
+        self.array = as_dask_array(X)
+        self.features = features
         self.shape, self.dtype = self.array.shape, self.array.dtype
+        self.nx = backend_of()
         self.weights = None
-        self.moments = None
+        self.scanned = None
 
-    def __getitem__(self, index) -> np.ndarray:
-        return np.asarray(self.array[np.asarray(index)].compute())
-
-    def scan(self, sample_weight, *, covariance: bool):
-        """The first pass: check every value is finite, gather the moments; return the weights on the host.
+    def check_sample_weight(
+        self, sample_weight, *, dtype=None, covariance=False, persist=False
+    ) -> np.ndarray:
+        """The first pass: every value finite, the weights, the moments; the weights on the host.
 
         Weights (a dask or numpy array, or None for ones) are kept beside the
         rows (persisted with them); on the host they serve the same draws as a
@@ -173,6 +188,8 @@ class DaskRows:
         import dask
         import dask.array as da
 
+        if persist:
+            self.array = self.array.persist()
         if sample_weight is not None:
             weights = da.asarray(sample_weight)
             if weights.ndim != 1 or weights.shape[0] != self.shape[0]:
@@ -181,7 +198,7 @@ class DaskRows:
                     f"({self.shape[0]},)."
                 )
             self.weights = weights.astype(np.float64).rechunk(self.array.chunks[0])
-            if self.persisted:
+            if persist:
                 self.weights = self.weights.persist()
         scans = _tree(
             [
@@ -190,30 +207,47 @@ class DaskRows:
             ],
             _merge_scans,
         )
-        (finite, self.moments), host = dask.compute(scans, self.weights)
+        (finite, self.scanned), host = dask.compute(scans, self.weights)
         if not finite:
             raise ValueError("Input X contains NaN or infinity.")
-        return _check_sample_weight(
+        self.sample_weight = _check_sample_weight(
             host,
             np.empty((self.shape[0], 0)),
-            dtype=self.dtype,
+            dtype=self.dtype if dtype is None else dtype,
             ensure_non_negative=True,
         )
+        return self.sample_weight
 
-    # What the alignment and the stopping rule ask of the rows, answered from the first pass.
-    def weighted_moments(self):
-        if self.moments.diagonal:
+    def moments(self, *, diagonal: bool = False) -> Moments:
+        """The moments gathered by the first pass."""
+        scanned = self.scanned
+        if not diagonal and scanned.diagonal:
             raise RuntimeError("The first pass kept variances only.")
-        return self.moments.mean.copy(), self.moments.cov
+        if diagonal and not scanned.diagonal:
+            scatter = self.nx.diag(scanned.scatter)
+            return Moments(scanned.weight, scanned.mean, scatter)
+        return scanned
 
-    def mean_feature_variance(self) -> float:
-        return float(self.moments.variances.mean())
+    def host_rows(self, index):
+        index = np.asarray(index)
+        return np.asarray(self.array[index].compute(), dtype=np.float64)
+
+    def init_input(self):
+        return self.array
+
+    def source(self, batch_size: int | None = None):
+        if batch_size is None:
+            return DaskFullBatch(self)
+        return DaskMiniBatches(self, batch_size)
+
+    def batch(self, dtype):
+        raise TypeError(STREAM_MESSAGE)
 
     def code_statistics(self, codebook, pieces=None) -> CodeStatistics:
         """Per-code statistics of all rows (or of ``pieces``: (rows, weights) dask slices) in one compute."""
         from dask import delayed
 
-        key = delayed(np.asarray(codebook))
+        key = delayed(np.asarray(codebook, dtype=self.dtype))
         if pieces is None:
             pieces = [(self.array, self.weights)]
         parts = [
@@ -232,12 +266,6 @@ class DaskRows:
             n_rows,
         )
 
-    def full_batch(self) -> DaskFullBatch:
-        return DaskFullBatch(self)
-
-    def mini_batches(self, batch_size: int) -> DaskMiniBatches:
-        return DaskMiniBatches(self, batch_size)
-
     def final_assignment(self, codebook):
         """Lazy labels, the inertia and the number of codes with rows (of positive weight), in one compute."""
         from dask import delayed
@@ -251,6 +279,31 @@ class DaskRows:
             meta=np.empty(0, np.int64),
         )
         return labels, statistics.error, int(np.count_nonzero(statistics.counts))
+
+    def apply(self, function, *args, output: Output):
+        """``function(rows, *args)`` block by block, lazily: a dask array shaped by ``output``.
+
+        The function and its arguments (the codebook) travel to the workers
+        once, as one graph key; each block is checked as a numpy X would be.
+        """
+        from dask import delayed
+
+        dtype = np.dtype(output.dtype)
+        if output.columns is None:
+            layout = dict(drop_axis=1, meta=np.empty(0, dtype))
+        else:
+            meta = sp.csr_matrix((0, 0), dtype=dtype) if output.sparse else None
+            layout = dict(
+                chunks=(self.array.chunks[0], (output.columns,)),
+                meta=np.empty((0, 0), dtype) if meta is None else meta,
+            )
+        job = delayed((function, args), pure=True)
+        return self.array.map_blocks(
+            _apply_block, job, self.features, dtype=dtype, **layout
+        )
+
+    def wrap(self, result):
+        return result
 
 
 class DaskFullBatch:
@@ -286,67 +339,3 @@ class DaskMiniBatches:
             for span in spans
         ]
         return rows.code_statistics(codebook, pieces)
-
-
-# -------------------------------------------------------------- inference --
-def _for_workers(estimator):
-    """A copy holding only what inference reads (no labels, stream or history)."""
-    light = copy.copy(estimator)
-    for name in ("labels_", "_stream", "history_", "feature_names_in_"):
-        vars(light).pop(name, None)
-    return light
-
-
-def map_inference(estimator, X, method: str):
-    """``estimator.method`` applied block by block to a dask X, lazily (a dask array).
-
-    The estimator travels to the workers once, as one graph key, without its
-    training labels; each block is checked as ``method`` checks numpy input.
-    """
-    import scipy.sparse as sp
-    from dask import delayed
-
-    X = as_dask_array(X)
-    encode, rows = estimator.encode, X.chunks[0]
-    reads_features = method != "inverse_transform" or encode == "quantized"
-    if reads_features and X.shape[1] != estimator.n_features_in_:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
-            f"expecting {estimator.n_features_in_} features as input."
-        )
-    dtype = X.dtype if reads_features else estimator.codebook_.dtype
-    if method == "predict":
-        layout = dict(drop_axis=1, dtype=np.int64, meta=np.empty(0, np.int64))
-    elif method == "inverse_transform" or encode == "quantized":
-        columns = (estimator.n_features_in_,)
-        layout = dict(chunks=(rows, columns), dtype=dtype, meta=np.empty((0, 0), dtype))
-    elif encode == "ordinal":
-        layout = dict(
-            chunks=(rows, (1,)), dtype=np.int64, meta=np.empty((0, 0), np.int64)
-        )
-    else:
-        meta = (
-            sp.csr_matrix((0, 0), dtype=dtype)
-            if encode == "onehot"
-            else np.empty((0, 0), dtype)
-        )
-        layout = dict(chunks=(rows, (estimator.n_clusters_,)), dtype=dtype, meta=meta)
-    key = delayed(_for_workers(estimator))
-    return X.map_blocks(_inference_block, key, method, **layout)
-
-
-def score(estimator, X, sample_weight=None) -> float:
-    """``estimator.score`` of a dask X: the blocks' scores added on the cluster."""
-    import dask.array as da
-    from dask import delayed
-
-    X = as_dask_array(X)
-    key = delayed(_for_workers(estimator))
-    weights = None
-    if sample_weight is not None:
-        weights = da.asarray(sample_weight).rechunk(X.chunks[0])
-    parts = [
-        delayed(_score_block, pure=True)(block, block_weights, key)
-        for block, block_weights in _block_pairs(X, weights)
-    ]
-    return float(_tree(parts, _add).compute()[0])
