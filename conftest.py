@@ -12,7 +12,7 @@ if importlib.util.find_spec("triton") is None:
 if not HAVE_TORCH:
     collect_ignore += [
         "skwvq/kernels/_torch.py",
-        "skwvq/nn.py",
+        "skwvq/nn",
         "skwvq/_reference_layers.py",
         "tests/ddp_worker.py",
     ]

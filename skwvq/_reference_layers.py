@@ -6,12 +6,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .backends import _torch_backend
+from .backends import backend_of
 
 
 def _nearest(z, codebook):
     """Index of the nearest code of every row: the torch backend's assignment kernel, as in skwvq's layer."""
-    return _torch_backend(str(z.device)).assign(z, codebook).labels
+    return backend_of(z).assign(z, codebook).labels
 
 
 class StraightThroughVQ(nn.Module):

@@ -34,6 +34,21 @@ HISTORY_KEYS = ("J", "E", "U", "C", "W", "alignment_weight")
 HORIZON_ROWS_PER_CODE = 50
 
 
+def retained_fraction(rows: float, horizon: float | None) -> float:
+    """Share of the running statistics kept when ``rows`` new rows arrive: ``1 - rows / horizon``.
+
+    None at or below zero; ``horizon=None`` keeps nothing (a full batch is all
+    the statistics), ``math.inf`` everything. The estimator's mini-batches and
+    streams and the layer forget by this one rule.
+
+    Examples
+    --------
+    >>> retained_fraction(100, 400.0), retained_fraction(100, None)
+    (0.75, 0.0)
+    """
+    return 0.0 if horizon is None else max(0.0, 1.0 - rows / horizon)
+
+
 def step(
     codebook,
     statistics,
@@ -43,6 +58,7 @@ def step(
     running=None,
     retain=0.0,
     rng=None,
+    reseed=True,
 ):
     """One iteration: fold a block's statistics into the running ones, align, update.
 
@@ -58,15 +74,17 @@ def step(
     stays dead. With running statistics (``retain > 0``) a batch may simply
     have missed a live code's cell, so there only the codes that own no
     support row where they now stand are re-seeded
-    (``skwvq.update.stranded_codes``).
+    (``skwvq.update.stranded_codes``). A caller that re-seeds its own way (the
+    layer) passes ``reseed=False``.
 
     Parameters
     ----------
     codebook : array or tensor of shape (n_codes, n_features)
     statistics : CodeStatistics
         The block's statistics against ``codebook``.
-    alignment : skwvq.alignment.Alignment
-        Gives the transport targets; not called when ``alignment_weight == 0``.
+    alignment : skwvq.alignment.Alignment or None
+        Gives the transport targets (not called when ``alignment_weight == 0``)
+        and the support unused codes are re-seeded on; None for neither.
     alignment_weight : float in [0, 1]
         The weight ``g`` of the Wasserstein term.
     running : CodeStatistics or None, default=None
@@ -75,6 +93,8 @@ def step(
         Fraction of ``running`` kept.
     rng : numpy.random.RandomState, default=None
         Draws the rows that unused codes are re-seeded on; seed 0 if None.
+    reseed : bool, default=True
+        Whether codes left without rows are re-seeded on the alignment's support.
 
     Returns
     -------
@@ -105,7 +125,7 @@ def step(
         targets,
         g,
     )
-    support = getattr(alignment, "support", None)
+    support = alignment.support if reseed and alignment is not None else None
     if support is not None:
         unused = to_host(block_counts) <= 0
         if running is not None and retain > 0:
@@ -331,9 +351,7 @@ def run(
             )
         for block in blocks:
             statistics = source.statistics(block, state.codebook)
-            retain = (
-                0.0 if horizon is None else max(0.0, 1.0 - statistics.rows / horizon)
-            )
+            retain = retained_fraction(statistics.rows, horizon)
             settled = stopping is not None and stopping.settled(statistics)
             if settled:
                 # The assignment no longer changes: the alignment has done its

@@ -77,7 +77,7 @@ class Reservoir:
             rows = nx.asarray(rows, dtype=dtype)
         weights = nx.float64(nx.zeros(n_rows, type_as=like))
         keys = weights + np.inf
-        seen = nx.asarray(np.zeros((), dtype=np.int64))
+        seen = nx.asarray(nx.zeros((), type_as=like), dtype=np.int64)
         return dict(zip(self.keys, (rows, weights, keys, seen)))
 
     def n_seen(self, state) -> int:
@@ -212,7 +212,7 @@ class MomentStream:
     def start(self, n_features: int, *, like=None, **kwargs) -> dict:
         """An empty stream's state: no moments yet (and an empty support reservoir)."""
         empty = Moments.empty(n_features, like=like)
-        weight = backend_of(empty.mean).asarray(np.zeros((), dtype=np.float64))
+        weight = backend_of(empty.mean).full((), 0.0, type_as=empty.mean)
         state = dict(zip(self.keys, (weight, empty.mean, empty.scatter)))
         if self.reservoir is not None:
             state.update(self.reservoir.start(n_features, like=like, **kwargs))

@@ -1,21 +1,4 @@
-"""``WassersteinQuantizer``: a PyTorch VQ layer whose codebook follows the estimator's update, for training tokenizers without codebook collapse.
-
-The layer drops in where vector-quantize-pytorch's ``VectorQuantize(dim,
-codebook_size)`` stands: forward returns ``(quantized, indices, loss)`` with a
-straight-through estimator and a commitment loss. In training mode it does not
-leave the codebook to an optimizer: every forward gathers the batch's per-code
-counts and sums (``skwvq._statistics.block_statistics``) and running statistics of
-the features, and moves the codebook by the estimator's own step
-(``skwvq._solver.step``), the minimiser of ``J = (1 - g) E + g W^2`` for the
-running statistics, so that codes no feature reaches follow their transport
-target back into the features. Under ``torch.distributed`` every statistic is
-all-reduced, so all ranks hold the same codebook. ``update="gradient"`` is the
-paper's variant instead: the codebook is an ``nn.Parameter`` trained by the
-optimizer on the codebook loss plus ``g`` times the Gaussian ``W^2`` to the
-(detached) running feature moments.
-
-Importing this module needs torch; ``import skwvq`` does not.
-"""
+"""``WassersteinQuantizer``, the PyTorch VQ layer, and ``gaussian_w2_loss`` for the paper's gradient variant."""
 
 from __future__ import annotations
 
@@ -23,55 +6,32 @@ import math
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from sklearn.utils import check_random_state
 from torch import nn
 
-from ._inputs import as_rows
-from ._solver import HORIZON_ROWS_PER_CODE, step
-from ._statistics import (
+from .._inputs import as_rows
+from .._solver import HORIZON_ROWS_PER_CODE, retained_fraction, step
+from .._statistics import (
     CodeStatistics,
     block_statistics,
     perplexity_from_counts,
     utilization_from_counts,
 )
-from .alignment import ALIGNMENTS, gaussian_w2, sqrtm_psd, weighted_moments
-from .alignment._base import resolve_target
-from .backends import _torch_backend, to_host
-from .initialization import initial_codebook
-
-__all__ = ["WassersteinQuantizer", "gaussian_w2_loss"]
+from ..alignment import (
+    ALIGNMENTS,
+    gaussian_w2,
+    resolve_target,
+    sqrtm_psd,
+    weighted_moments,
+)
+from ..backends import backend_of, to_host
+from ..estimator import WassersteinVQ
+from ..initialization import initial_codebook
+from ._distributed import gather_rows, shared_generator, statistics_over_ranks
+from ._streams import LayerDataSide
 
 _LAYER_ALIGNMENTS = ("gaussian", "sliced")
 _UPDATES = ("statistics", "gradient")
-
-
-def _distributed() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-def _all_reduce(*tensors):
-    """Sum each tensor over the ranks in place (a no-op outside ``torch.distributed``)."""
-    if _distributed():
-        for tensor in tensors:
-            dist.all_reduce(tensor)
-    return tensors
-
-
-def _all_gather_rows(rows):
-    """Every rank's rows, concatenated in rank order (ranks may hold none)."""
-    if not _distributed():
-        return rows
-    world = dist.get_world_size()
-    size = torch.tensor([rows.shape[0]], device=rows.device)
-    sizes = [torch.zeros_like(size) for _ in range(world)]
-    dist.all_gather(sizes, size)
-    sizes = [int(s) for s in sizes]
-    padded = rows.new_zeros((max(sizes), rows.shape[1]))
-    padded[: rows.shape[0]] = rows
-    gathered = [torch.empty_like(padded) for _ in range(world)]
-    dist.all_gather(gathered, padded)
-    return torch.cat([g[:s] for g, s in zip(gathered, sizes)])
 
 
 def gaussian_w2_loss(mean, cov, codebook):
@@ -253,8 +213,6 @@ class WassersteinQuantizer(nn.Module):
         self.random_state = random_state
         self._rng = check_random_state(random_state)
         self._synchronized = False
-        self._sliced = None
-        self._sliced_built_at = -1
 
         start = self._given_codebook(init)
         codebook = torch.zeros(self.codebook_size, self.dim) if start is None else start
@@ -267,16 +225,16 @@ class WassersteinQuantizer(nn.Module):
         self.register_buffer("initialized", torch.tensor(start is not None))
         self.register_buffer("running_counts", torch.zeros(K, dtype=f64))
         self.register_buffer("running_sums", torch.zeros(K, d, dtype=f64))
-        self.register_buffer("running_weight", torch.zeros((), dtype=f64))
-        self.register_buffer("feature_sum", torch.zeros(d, dtype=f64))
-        self.register_buffer("feature_outer", torch.zeros(d, d, dtype=f64))
-        queued = self.queue_size if alignment == "sliced" else 0
-        self.register_buffer("queue", torch.zeros(queued, d))
-        self.register_buffer("queue_filled", torch.zeros((), dtype=torch.long))
-        self.register_buffer("queue_next", torch.zeros((), dtype=torch.long))
-        self.register_buffer("rows_seen", torch.zeros((), dtype=torch.long))
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
         self.register_buffer("usage", torch.zeros(K, dtype=f64))
+        self._data_side = LayerDataSide(
+            self.method,
+            codebook_size=K,
+            target=self.target,
+            queue_size=self.queue_size,
+            n_projections=n_projections,
+        )
+        self._data_side.register(self, d)
         self._last_batch = None
 
     # ------------------------------------------------------------ codebook --
@@ -381,11 +339,11 @@ class WassersteinQuantizer(nn.Module):
             self._synchronize_rng()
         if learning and not bool(self.initialized):
             self._initialize(features, weights)
-        nx = _torch_backend(str(features.device))
+        nx = backend_of(features)
         codebook = self.codebook.detach()
         statistics, labels = block_statistics(nx, features, codebook, weights)
         if learning:
-            statistics = self._reduced(statistics)
+            statistics = statistics_over_ranks(statistics)
             self._record(statistics)
             self._observe(features, weights, statistics.weight)
             if self.update == "statistics":
@@ -412,10 +370,10 @@ class WassersteinQuantizer(nn.Module):
         )
         if self.update == "gradient" and self.training:
             loss = loss + mean((flat.detach() - quantized_rows) ** 2)
-            if self.alignment_weight > 0 and float(self.running_weight) > 0:
-                feature_mean, feature_cov = self.feature_moments()
+            moments = self._data_side.moments(self)
+            if self.alignment_weight > 0 and moments.weight > 0:
                 loss = loss + self.alignment_weight * gaussian_w2_loss(
-                    feature_mean, feature_cov, self.codebook
+                    moments.mean, moments.cov, self.codebook
                 ).to(loss.dtype)
         return loss
 
@@ -426,19 +384,13 @@ class WassersteinQuantizer(nn.Module):
         Re-seeding and the sliced directions draw from it, and every rank must
         draw the same.
         """
-        seed = torch.tensor(
-            [self._rng.randint(np.iinfo(np.int32).max)], device=self.usage.device
-        )
-        if _distributed():
-            dist.broadcast(seed, src=0)
-        # Drawn alone too, so that one process follows the same draws as a group.
-        self._rng = np.random.RandomState(int(seed.item()))
+        self._rng = shared_generator(self._rng, self.usage.device)
         self._synchronized = True
 
     def _initialize(self, features, weights):
         """Draw the codebook from the first batch of every rank (the same on all)."""
         rows = features if weights is None else features[weights > 0]
-        rows = _all_gather_rows(rows)
+        rows = gather_rows(rows)
         if rows.shape[0] < self.codebook_size:
             raise ValueError(
                 f"The first training batch has {rows.shape[0]} feature rows, fewer "
@@ -453,20 +405,6 @@ class WassersteinQuantizer(nn.Module):
         )
         self._set_codebook(torch.as_tensor(np.asarray(drawn)))
         self.initialized.fill_(True)
-
-    def _reduced(self, statistics):
-        """The statistics summed over all ranks."""
-        if not _distributed():
-            return statistics
-        scalars = torch.tensor(
-            [statistics.error, statistics.weight, statistics.rows],
-            dtype=torch.float64,
-            device=statistics.counts.device,
-        )
-        counts, sums = statistics.counts.clone(), statistics.sums.clone()
-        _all_reduce(counts, sums, scalars)
-        error, weight, rows = scalars.tolist()
-        return CodeStatistics(counts, sums, error, weight, int(rows))
 
     def _record(self, statistics) -> None:
         """Usage histogram; the batch's statistics for ``batch_metrics``."""
@@ -496,64 +434,22 @@ class WassersteinQuantizer(nn.Module):
         """Fraction of the running statistics kept when ``rows`` new rows arrive."""
         if self.decay is not None:
             return self.decay
-        return max(0.0, 1.0 - rows / (HORIZON_ROWS_PER_CODE * self.codebook_size))
+        return retained_fraction(rows, HORIZON_ROWS_PER_CODE * self.codebook_size)
 
     def _observe(self, features, weights, rows: float) -> None:
-        """Fold the batch into the feature moments and the queue; ``rows`` counts all ranks'."""
+        """Fold the batch into the alignment's data side; ``rows`` counts all ranks'."""
         if rows <= 0:
             return
         kept = features if weights is None else features[weights > 0]
-        retain = self._retained(rows)
-        z = kept.to(torch.float64)
-        feature_sum, feature_outer = z.sum(0), z.T @ z
-        _all_reduce(feature_sum, feature_outer)
-        self.feature_sum.mul_(retain).add_(feature_sum)
-        self.feature_outer.mul_(retain).add_(feature_outer)
-        # ``rows`` is already the all-ranks weight of the rows in use (0 or 1 each).
-        self.running_weight.mul_(retain).add_(rows)
-        if self.alignment == "sliced":
-            self._enqueue(_all_gather_rows(kept)[-self.queue_size :])
-        self.rows_seen += int(round(rows))
+        self._data_side.observe(self, kept, self._retained(rows))
 
-    def _enqueue(self, rows) -> None:
-        """Write ``rows`` (at most ``queue_size``) into the ring buffer after its last write."""
-        n, Q = rows.shape[0], self.queue_size
-        start = int(self.queue_next)
-        head = min(n, Q - start)
-        self.queue[start : start + head] = rows[:head]
-        self.queue[: n - head] = rows[head:]
-        self.queue_next.fill_((start + n) % Q)
-        self.queue_filled.fill_(min(Q, int(self.queue_filled) + n))
-
-    def feature_moments(self):
-        """Mean and covariance of the features under the running (decayed) weights."""
-        weight = self.running_weight.clamp(min=1e-300)
-        mean = self.feature_sum / weight
-        cov = self.feature_outer / weight - torch.outer(mean, mean)
-        return mean, (cov + cov.T) / 2
-
-    def _current_alignment(self, nx):
-        if self.alignment == "gaussian":
-            mean, cov = self.feature_moments()
-            return self.method.from_moments(mean, cov, target=self.target)
-        # Sliced: rebuild the sorted projections each time the queue is renewed.
-        if self._sliced is None or int(self.rows_seen) >= (
-            self._sliced_built_at + self.queue_size
-        ):
-            sample = self.queue[: int(self.queue_filled)].cpu().numpy()
-            masses = np.full(sample.shape[0], 1.0 / sample.shape[0])
-            self._sliced = self.method.from_sample(
-                sample,
-                masses,
-                n_codes=self.codebook_size,
-                target=self.target,
-                n_projections=self.n_projections,
-                rng=self._rng,
-                nx=nx,
-            )
-            self._sliced.support = None
-            self._sliced_built_at = int(self.rows_seen)
-        return self._sliced
+    @property
+    def queue(self):
+        """The recent features (all ranks') that the sliced alignment transports to; empty for the Gaussian alignment."""
+        if self.alignment != "sliced":
+            return self.usage.new_zeros((0, self.dim), dtype=torch.float32)
+        rows, _ = self._data_side.stream.reservoir.sample(self._data_side.state(self))
+        return rows
 
     @torch.no_grad()
     def _update(self, statistics, nx, features, weights, labels) -> None:
@@ -567,15 +463,15 @@ class WassersteinQuantizer(nn.Module):
             float(self.running_counts.sum()),
             0,
         )
-        # The alignments built here carry no support, so step leaves re-seeding
-        # to the running-count rule below.
+        # Dead codes are re-seeded below, by the running-count rule, on the batch.
         updated, running, _ = step(
             self.codebook.detach().to(torch.float64),
             statistics,
-            self._current_alignment(nx),
+            self._data_side.alignment(self, rng=self._rng, nx=nx),
             self.alignment_weight,
             running=previous,
             retain=self._retained(statistics.weight),
+            reseed=False,
         )
         self.running_counts.copy_(running.counts)
         self.running_sums.copy_(running.sums)
@@ -615,7 +511,7 @@ class WassersteinQuantizer(nn.Module):
         off_code = ((rows.to(codebook.dtype) - codebook[labels[in_use]]) ** 2).sum(
             1
         ) > 0
-        rows = _all_gather_rows(rows[off_code])
+        rows = gather_rows(rows[off_code])
         n_placed = min(int(dead.sum()), rows.shape[0])
         if n_placed == 0:
             return codebook
@@ -685,7 +581,6 @@ class WassersteinQuantizer(nn.Module):
         WassersteinVQ
             Fitted: ``predict``, ``transform`` and ``score`` use the layer's codes.
         """
-        from .estimator import WassersteinVQ
 
         estimator = WassersteinVQ.from_codebook(
             self.codebook.detach().cpu().numpy(),
