@@ -15,11 +15,16 @@ optimizer on the codebook loss plus ``g`` times the Gaussian ``W^2`` to the
 (detached) running feature moments.
 
 Importing this package needs torch; ``import skwvq`` does not. Modules:
-``_layer`` (the layer and the gradient variant's loss), ``_distributed``
-(its collectives under ``torch.distributed``) and ``_streams`` (its data
-side: the alignment's stream in the layer's buffers).
+``_layer`` (the layer: forward, update, re-seeding, usage, the round trip
+with the estimator), ``_shapes`` (the forward contract on shapes and masks),
+``_losses`` (the commitment loss and the gradient variant's terms),
+``_reseeding`` (dead codes onto the batch's rows), ``_settings`` (the
+constructor's arguments, checked),
+``_distributed`` (its collectives under ``torch.distributed``) and
+``_streams`` (its data side: the alignment's stream in the layer's buffers).
 """
 
-from ._layer import WassersteinQuantizer, gaussian_w2_loss
+from ._layer import WassersteinQuantizer
+from ._losses import gaussian_w2_loss
 
 __all__ = ["WassersteinQuantizer", "gaussian_w2_loss"]

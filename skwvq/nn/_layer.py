@@ -19,54 +19,17 @@ from .._statistics import (
 )
 from ..alignment import (
     ALIGNMENTS,
-    gaussian_w2,
     resolve_target,
-    sqrtm_psd,
-    weighted_moments,
 )
 from ..backends import backend_of, to_host
 from ..estimator import WassersteinVQ
 from ..initialization import initial_codebook
 from ._distributed import gather_rows, shared_generator, statistics_over_ranks
+from ._losses import layer_loss
+from ._reseeding import reseed_on_batch
+from ._settings import check_init, check_settings
+from ._shapes import flatten, row_weights
 from ._streams import LayerDataSide
-
-_LAYER_ALIGNMENTS = ("gaussian", "sliced")
-_UPDATES = ("statistics", "gradient")
-
-
-def gaussian_w2_loss(mean, cov, codebook):
-    """Squared 2-Wasserstein distance between ``N(mean, cov)`` and the codebook's Gaussian fit, differentiable in the codebook.
-
-    ``||m - m_C||^2 + tr(S) + tr(S_C) - 2 tr((S^{1/2} S_C S^{1/2})^{1/2})``; the
-    last trace is the sum of the square roots of the eigenvalues, whose gradient
-    stays finite where eigenvalues repeat (that of a matrix square root would
-    not). ``mean`` and ``cov`` are treated as constants.
-
-    Parameters
-    ----------
-    mean : tensor of shape (dim,)
-    cov : tensor of shape (dim, dim)
-    codebook : tensor of shape (codebook_size, dim)
-
-    Returns
-    -------
-    tensor of shape ()
-
-    Examples
-    --------
-    >>> import torch
-    >>> codebook = torch.tensor([[-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]])
-    >>> float(gaussian_w2_loss(torch.tensor([3.0, 4.0]), 0.5 * torch.eye(2), codebook))
-    25.0
-    """
-    codebook = codebook.to(torch.float64)
-    mean = mean.detach().to(codebook)
-    cov = cov.detach().to(codebook)
-    code_mean, code_cov = weighted_moments(codebook)
-    root = sqrtm_psd(cov)
-    eigenvalues = torch.linalg.eigvalsh(root @ code_cov @ root)
-    cross = torch.sqrt(torch.clamp(eigenvalues, min=1e-12)).sum()
-    return gaussian_w2(mean, cov, code_mean, code_cov, cross_trace=cross)
 
 
 class WassersteinQuantizer(nn.Module):
@@ -93,17 +56,15 @@ class WassersteinQuantizer(nn.Module):
         in a network the features follow the codes (the commitment loss pulls
         them there), and the quantization-optimal target, which spreads the
         codes wider than the features, made the two grow together without
-        bound (the MNIST VQ-VAE at K = 256 with ``alignment="sliced"``: feature
-        norms from 1 to 100 in 110 steps, reconstruction lost).
+        bound (measured: :doc:`/tokenizer`).
     alignment_weight : float in [0, 1], default=0.02
         ``g`` in ``J = (1 - g) E + g W^2``, constant over training (the features
         move, so the alignment never stops being needed). A code follows its
         target rather than its own features while these weigh less than
         ``g / (1 - g)`` times the layer's memory per code (50 rows); the
         Gaussian target of clustered features can lie between the clusters,
-        where no feature comes. Measured on the MNIST VQ-VAE at K = 4096
-        (``benchmarks/vqvae.py``, seed 1): 0.945 of the codes in use on the
-        test set with g = 0.05, 0.994 with 0.02, 1.000 with 0.01.
+        where no feature comes: 0.02 keeps the codes in use where 0.05 left
+        some stranded (measured: :doc:`/tokenizer`).
     decay : float in [0, 1) or None, default=None
         Fraction of the running per-code statistics and feature moments kept at
         each step. None: ``1 - rows / (50 K)``, the estimator's memory of 50
@@ -176,23 +137,12 @@ class WassersteinQuantizer(nn.Module):
         random_state: int | None = None,
     ):
         super().__init__()
-        if alignment not in _LAYER_ALIGNMENTS:
-            raise ValueError(
-                f"alignment must be one of {_LAYER_ALIGNMENTS}, got {alignment!r}."
-            )
-        if update not in _UPDATES:
-            raise ValueError(f"update must be one of {_UPDATES}, got {update!r}.")
-        if update == "gradient" and alignment != "gaussian":
-            raise ValueError(
-                "update='gradient' (the paper's variant) trains the codebook on the "
-                "Gaussian W2 loss; use alignment='gaussian'."
-            )
-        if not 0.0 <= alignment_weight <= 1.0:
-            raise ValueError(
-                f"alignment_weight must be in [0, 1], got {alignment_weight}."
-            )
-        if decay is not None and not 0.0 <= decay < 1.0:
-            raise ValueError(f"decay must be in [0, 1) or None, got {decay}.")
+        check_settings(
+            alignment=alignment,
+            update=update,
+            alignment_weight=alignment_weight,
+            decay=decay,
+        )
         self.dim, self.codebook_size = int(dim), int(codebook_size)
         self.init = init
         self.alignment = alignment
@@ -214,7 +164,7 @@ class WassersteinQuantizer(nn.Module):
         self._rng = check_random_state(random_state)
         self._synchronized = False
 
-        start = self._given_codebook(init)
+        start = check_init(init, self.codebook_size, self.dim)
         codebook = torch.zeros(self.codebook_size, self.dim) if start is None else start
         if update == "gradient":
             self.codebook_parameter = nn.Parameter(codebook)
@@ -238,19 +188,6 @@ class WassersteinQuantizer(nn.Module):
         self._last_batch = None
 
     # ------------------------------------------------------------ codebook --
-    def _given_codebook(self, init):
-        if isinstance(init, str) or callable(init):
-            return None
-        codebook = torch.as_tensor(np.asarray(to_host(init)), dtype=torch.float32)
-        if codebook.shape != (self.codebook_size, self.dim):
-            raise ValueError(
-                f"init has shape {tuple(codebook.shape)}, expected "
-                f"({self.codebook_size}, {self.dim})."
-            )
-        if not torch.isfinite(codebook).all():
-            raise ValueError("init contains NaN or infinity.")
-        return codebook.clone()
-
     @property
     def codebook(self):
         """The current codes, shape ``(codebook_size, dim)``."""
@@ -261,49 +198,6 @@ class WassersteinQuantizer(nn.Module):
     def _set_codebook(self, codebook) -> None:
         with torch.no_grad():
             self.codebook.copy_(codebook.to(self.codebook.dtype))
-
-    # -------------------------------------------------------------- shapes --
-    def _flatten(self, x):
-        """``(rows, dim)`` features and a function that restores ``x``'s layout."""
-        if self.accept_image_fmap:
-            if x.dim() != 4 or x.shape[1] != self.dim:
-                raise ValueError(
-                    f"expected a (B, {self.dim}, H, W) feature map, got {tuple(x.shape)}."
-                )
-            B, C, H, W = x.shape
-            flat = x.permute(0, 2, 3, 1).reshape(-1, C)
-            return flat, (
-                lambda v: v.reshape(B, H, W, C).permute(0, 3, 1, 2),
-                lambda i: i.reshape(B, H, W),
-            )
-        if x.dim() not in (2, 3) or x.shape[-1] != self.dim:
-            raise ValueError(
-                f"expected (B, {self.dim}) or (B, N, {self.dim}) features, got "
-                f"{tuple(x.shape)}; pass accept_image_fmap=True for (B, C, H, W) maps."
-            )
-        shape = x.shape
-        return x.reshape(-1, self.dim), (
-            lambda v: v.reshape(shape),
-            lambda i: i.reshape(shape[:-1]),
-        )
-
-    def _row_weights(self, x, mask, lens):
-        """Weight 1 for positions in use, 0 for padding (from ``mask`` or ``lens``)."""
-        if lens is not None:
-            if x.dim() != 3:
-                raise ValueError("lens needs (B, N, dim) features.")
-            positions = torch.arange(x.shape[1], device=x.device)
-            mask = positions[None, :] < torch.as_tensor(lens, device=x.device)[:, None]
-        if mask is None:
-            return None
-        expected = (
-            x.shape[:-1] if not self.accept_image_fmap else (x.shape[0], *x.shape[2:])
-        )
-        if tuple(mask.shape) != tuple(expected):
-            raise ValueError(
-                f"mask has shape {tuple(mask.shape)}, expected {tuple(expected)}."
-            )
-        return mask.reshape(-1).to(torch.float64)
 
     # ------------------------------------------------------------- forward --
     def forward(self, x, mask=None, lens=None, *, freeze_codebook: bool = False):
@@ -331,12 +225,14 @@ class WassersteinQuantizer(nn.Module):
             ``commitment_weight * ||x - sg(q)||^2`` (mean over positions in use);
             in gradient mode also the codebook and W2 terms.
         """
-        flat, (restore, restore_indices) = self._flatten(x)
-        weights = self._row_weights(x, mask, lens)
+        flat, (restore, restore_indices) = flatten(x, self.dim, self.accept_image_fmap)
+        weights = row_weights(x, mask, lens, self.accept_image_fmap)
         features = flat.detach().to(torch.float32)
         learning = self.training and not freeze_codebook
         if learning and not self._synchronized:
-            self._synchronize_rng()
+            # Re-seeding and the sliced directions draw from it: every rank the same.
+            self._rng = shared_generator(self._rng, self.usage.device)
+            self._synchronized = True
         if learning and not bool(self.initialized):
             self._initialize(features, weights)
         nx = backend_of(features)
@@ -357,36 +253,23 @@ class WassersteinQuantizer(nn.Module):
         return restore(quantized_rows), restore_indices(labels), loss
 
     def _loss(self, flat, quantized_rows, weights):
-        """Mean squared gaps over the positions in use (``weights`` None: all)."""
-
-        def mean(squares):
-            if weights is None:
-                return squares.mean() if squares.numel() else squares.sum()
-            in_use = weights.to(squares.dtype)[:, None]
-            return (squares * in_use).sum() / (in_use.sum().clamp(min=1.0) * self.dim)
-
-        loss = self.commitment_weight * mean(
-            (flat - quantized_rows.detach().to(flat.dtype)) ** 2
-        )
-        if self.update == "gradient" and self.training:
-            loss = loss + mean((flat.detach() - quantized_rows) ** 2)
+        """The commitment term; in gradient mode the codebook and W2 terms too."""
+        moments = None
+        if self.update == "gradient" and self.training and self.alignment_weight > 0:
             moments = self._data_side.moments(self)
-            if self.alignment_weight > 0 and moments.weight > 0:
-                loss = loss + self.alignment_weight * gaussian_w2_loss(
-                    moments.mean, moments.cov, self.codebook
-                ).to(loss.dtype)
-        return loss
+        return layer_loss(
+            flat,
+            quantized_rows,
+            weights,
+            commitment_weight=self.commitment_weight,
+            codebook=self.codebook
+            if self.update == "gradient" and self.training
+            else None,
+            moments=moments,
+            alignment_weight=self.alignment_weight,
+        )
 
     # -------------------------------------------------------- the update --
-    def _synchronize_rng(self) -> None:
-        """Under ``torch.distributed``, seed every rank's generator from rank 0's.
-
-        Re-seeding and the sliced directions draw from it, and every rank must
-        draw the same.
-        """
-        self._rng = shared_generator(self._rng, self.usage.device)
-        self._synchronized = True
-
     def _initialize(self, features, weights):
         """Draw the codebook from the first batch of every rank (the same on all)."""
         rows = features if weights is None else features[weights > 0]
@@ -421,11 +304,9 @@ class WassersteinQuantizer(nn.Module):
         statistics = self._last_batch
         if statistics is None:
             return {}
-        counts = to_host(statistics.counts)
+        counts, weight = to_host(statistics.counts), statistics.weight
         return {
-            "E": statistics.error / statistics.weight
-            if statistics.weight
-            else math.nan,
+            "E": statistics.error / weight if weight else math.nan,
             "U": utilization_from_counts(counts),
             "C": perplexity_from_counts(counts) if counts.sum() > 0 else math.nan,
         }
@@ -478,7 +359,9 @@ class WassersteinQuantizer(nn.Module):
         if self.dead_code_threshold > 0:
             dead = to_host(self.running_counts) < self.dead_code_threshold
             if dead.any():
-                placed = self._reseeded(updated, dead, features, weights, labels)
+                placed = reseed_on_batch(
+                    updated, dead, features, weights, labels, self._rng
+                )
                 moved = (placed != updated).any(1)
                 # Credited with at least the threshold: a code placed on a
                 # feature row keeps its place until features reach it instead
@@ -489,37 +372,6 @@ class WassersteinQuantizer(nn.Module):
                 updated = placed
         self._set_codebook(updated)
         self.steps += 1
-
-    def _reseeded(self, codebook, dead, features, weights, labels):
-        """``codebook`` with its ``dead`` codes moved onto distinct rows of the batch (all ranks'), drawn uniformly.
-
-        Uniformly, not by k-means++ as the estimator re-seeds: k-means++ favours
-        the rows the live codes serve worst, the tails of a batch, which the
-        next batches seldom reach again; a uniform draw lands where features
-        are dense and stay. Measured on the MNIST VQ-VAE at K = 4096
-        (``benchmarks/vqvae.py``): 0.910 of the codes in use on the test set
-        with k-means++ on the feature queue (one seed), 0.945-0.979 drawn
-        uniformly from the batch (three seeds; 0.994-0.996 since
-        ``alignment_weight`` is 0.02). Drawing from the batch just
-        assigned also costs O(rows), where k-means++ assigned the queue to the
-        codebook again, O(queue x K): at K = 4096 that was 49 of the layer's
-        71 ms forward.
-        """
-        in_use = slice(None) if weights is None else weights > 0
-        rows = features[in_use]
-        # Rows already on a code would only duplicate it.
-        off_code = ((rows.to(codebook.dtype) - codebook[labels[in_use]]) ** 2).sum(
-            1
-        ) > 0
-        rows = gather_rows(rows[off_code])
-        n_placed = min(int(dead.sum()), rows.shape[0])
-        if n_placed == 0:
-            return codebook
-        chosen = self._rng.choice(rows.shape[0], size=n_placed, replace=False)
-        placed = codebook.clone()
-        targets = torch.as_tensor(np.flatnonzero(dead)[:n_placed], device=placed.device)
-        placed[targets] = rows[torch.as_tensor(chosen, device=rows.device)].to(placed)
-        return placed
 
     # ------------------------------------------------------------- decode --
     def get_output_from_indices(self, indices):
@@ -581,7 +433,6 @@ class WassersteinQuantizer(nn.Module):
         WassersteinVQ
             Fitted: ``predict``, ``transform`` and ``score`` use the layer's codes.
         """
-
         estimator = WassersteinVQ.from_codebook(
             self.codebook.detach().cpu().numpy(),
             X,
