@@ -1,4 +1,4 @@
-"""Array backends that only dispatch: POT's numpy and torch backends, placement, and the assignment kernels of each."""
+"""Array backends that only dispatch: POT's numpy and torch backends with the kernels of each, and the host-array operations that differ between dense and CSR rows."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from .kernels import (
     code_sums_sparse,
     pairwise_distances_chunked,
     single_threaded_blas,
-    slices,
 )
 
 BACKENDS = ("auto", "numpy", "torch")
@@ -38,9 +37,6 @@ CHUNK_ROWS = 65536
 # the first variance pass of a fit over 10^5 x 64 rows took 0.1-0.3 s, 0.02 s
 # in chunks of 2 MB.
 _HOST_MOMENT_BYTES = 2 << 20
-# Data are copied to the device whole when they take at most this fraction of
-# its free memory; larger data stay on the host and travel chunk by chunk.
-_RESIDENT_FRACTION = 0.5
 
 TORCH_MISSING = (
     "backend='torch' needs PyTorch, which is not installed. Install it with "
@@ -79,8 +75,7 @@ class NumpyBackend(ot.backend.NumpyBackend):
     """numpy arrays and CSR matrices on the CPU: threaded BLAS distances and numba per-code sums.
 
     Extends POT's numpy backend with what the solver needs beyond POT's: the
-    kernels of ``skwvq.kernels`` (dense or sparse, as the rows are), data
-    placement and casts.
+    kernels of ``skwvq.kernels`` (dense or sparse, as the rows are) and casts.
 
     Examples
     --------
@@ -117,10 +112,6 @@ class NumpyBackend(ot.backend.NumpyBackend):
         if isinstance(index, list):
             return np.concatenate([np.asarray(X[span]) for span in index])
         return np.asarray(X[index])
-
-    def place(self, X):
-        """numpy rows as the solver will read them: where they are (a memory map stays on disk)."""
-        return X
 
     def sq_norms(self, X):
         """Squared norm of every row of ``X``."""
@@ -174,10 +165,9 @@ class NumpyBackend(ot.backend.NumpyBackend):
 class TorchBackend(ot.backend.TorchBackend):
     """torch tensors on one device, the kernels of ``skwvq.kernels._torch``.
 
-    Extends POT's torch backend with the assignment kernel and with data
-    placement: numpy data are copied to the device once when they fit in half
-    its free memory, and otherwise stay on the host and are copied chunk by
-    chunk each pass.
+    Extends POT's torch backend with the assignment kernel; its ``rows``
+    bring host rows (numpy data too large for the device) to the device chunk
+    by chunk.
 
     On a CUDA device with Triton (shipped with PyTorch's CUDA builds), float32
     data of at most 64 features are assigned by the fused kernel of
@@ -255,23 +245,6 @@ class TorchBackend(ot.backend.TorchBackend):
                 index = self.torch.as_tensor(index, device=X.device)
             return self.asarray(X[index])
         return self.asarray(np.asarray(X[index]))
-
-    def place(self, X):
-        """numpy rows on the device when they fit in half its free memory, else left on the host."""
-        torch = self.torch
-        n_bytes = X.shape[0] * X.shape[1] * X.dtype.itemsize
-        if self.device.type == "cuda":
-            free, _ = torch.cuda.mem_get_info(self.device)
-            if n_bytes > _RESIDENT_FRACTION * free:
-                return X
-        elif self.device.type == "cpu":
-            return self.asarray(X)
-        placed = torch.empty(
-            X.shape, dtype=getattr(torch, X.dtype.name), device=self.device
-        )
-        for rows in slices(X.shape[0], CHUNK_ROWS):
-            placed[rows] = self.asarray(np.asarray(X[rows]))
-        return placed
 
     def sq_norms(self, X):
         """Squared norm of every row of ``X``, on the device (host data chunk by chunk)."""
@@ -352,7 +325,8 @@ _NUMPY = NumpyBackend()
 
 
 @lru_cache(maxsize=8)
-def _torch_backend(device: str) -> TorchBackend:
+def torch_backend(device: str) -> TorchBackend:
+    """The torch backend of ``device`` (one per device, as ``backend_of`` gives it)."""
     return TorchBackend(device)
 
 
@@ -370,57 +344,8 @@ def backend_of(*arrays):
     """
     for a in arrays:
         if is_tensor(a):
-            return _torch_backend(str(a.device))
+            return torch_backend(str(a.device))
     return _NUMPY
-
-
-def resolve_backend(backend: str, device, X) -> NumpyBackend | TorchBackend:
-    """The backend an estimator's ``backend`` and ``device`` parameters select for input ``X``.
-
-    ``"auto"`` picks torch when ``X`` is a torch tensor or a ``device`` is named,
-    numpy otherwise. The torch device is ``device`` when given, else the
-    tensor's own device, else ``"cuda"`` when available and ``"cpu"`` otherwise.
-
-    Parameters
-    ----------
-    backend : {"auto", "numpy", "torch"}
-    device : str, torch.device or None
-    X : array-like or torch.Tensor
-
-    Returns
-    -------
-    NumpyBackend or TorchBackend
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> resolve_backend("auto", None, np.zeros((2, 2))).__name__
-    'numpy'
-    """
-    if backend == "auto":
-        backend = "torch" if is_tensor(X) or device is not None else "numpy"
-    if backend == "numpy":
-        if device is not None and str(device) != "cpu":
-            raise ValueError(
-                f"device={device!r} needs backend='torch' (or 'auto'); the numpy "
-                "backend runs on the CPU."
-            )
-        return _NUMPY
-    torch = import_torch()
-    if device is None:
-        if is_tensor(X):
-            device = X.device
-        else:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise ValueError(f"device={device!r} is not a torch device: {error}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={str(device)!r} was asked for, but torch sees no CUDA device."
-        )
-    return _torch_backend(str(device))
 
 
 def dense(a) -> np.ndarray:

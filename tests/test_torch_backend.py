@@ -475,9 +475,9 @@ def test_unknown_device_is_refused(problem, backend_name):
 @pytest.fixture
 def fresh_torch_backends():
     """No cached TorchBackend survives into or out of the test."""
-    backends._torch_backend.cache_clear()
+    backends.torch_backend.cache_clear()
     yield
-    backends._torch_backend.cache_clear()
+    backends.torch_backend.cache_clear()
 
 
 def test_without_torch_the_torch_backend_says_how_to_install(
@@ -489,7 +489,7 @@ def test_without_torch_the_torch_backend_says_how_to_install(
     expected = WassersteinVQ(backend="numpy", **params).fit(X).codebook_
     # Fitted while torch is present, used while it is not.
     from_torch = WassersteinVQ(backend="torch", device="cpu", **params).fit(X)
-    backends._torch_backend.cache_clear()
+    backends.torch_backend.cache_clear()
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(ImportError):
         __import__("torch")

@@ -26,13 +26,28 @@ import scipy.sparse as sp
 from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
 
-from ..backends import is_tensor, resolve_backend, to_host
+from ..backends import (
+    NumpyBackend,
+    TorchBackend,
+    backend_of,
+    import_torch,
+    is_tensor,
+    to_host,
+    torch_backend,
+)
 from ._base import EncodedRows, InMemoryRows, Output, Rows
 from ._dense import DenseRows
 from ._sparse import SparseRows
 from ._tensor import TensorOutput, TensorRows, check_tensor
 
-__all__ = ["EncodedRows", "InMemoryRows", "Output", "Rows", "as_rows"]
+__all__ = [
+    "EncodedRows",
+    "InMemoryRows",
+    "Output",
+    "Rows",
+    "as_rows",
+    "resolve_backend",
+]
 
 
 def is_dask_collection(X) -> bool:
@@ -51,6 +66,55 @@ def is_dask_collection(X) -> bool:
     return dask_collection(X)
 
 
+def resolve_backend(backend: str, device, X) -> NumpyBackend | TorchBackend:
+    """The backend an estimator's ``backend`` and ``device`` parameters select for input ``X``.
+
+    ``"auto"`` picks torch when ``X`` is a torch tensor or a ``device`` is named,
+    numpy otherwise. The torch device is ``device`` when given, else the
+    tensor's own device, else ``"cuda"`` when available and ``"cpu"`` otherwise.
+
+    Parameters
+    ----------
+    backend : {"auto", "numpy", "torch"}
+    device : str, torch.device or None
+    X : array-like or torch.Tensor
+
+    Returns
+    -------
+    NumpyBackend or TorchBackend
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> resolve_backend("auto", None, np.zeros((2, 2))).__name__
+    'numpy'
+    """
+    if backend == "auto":
+        backend = "torch" if is_tensor(X) or device is not None else "numpy"
+    if backend == "numpy":
+        if device is not None and str(device) != "cpu":
+            raise ValueError(
+                f"device={device!r} needs backend='torch' (or 'auto'); the numpy "
+                "backend runs on the CPU."
+            )
+        return backend_of()
+    torch = import_torch()
+    if device is None:
+        if is_tensor(X):
+            device = X.device
+        else:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device={device!r} is not a torch device: {error}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={str(device)!r} was asked for, but torch sees no CUDA device."
+        )
+    return torch_backend(str(device))
+
+
 def as_rows(
     X,
     *,
@@ -67,8 +131,7 @@ def as_rows(
     ----------
     X : array-like, sparse matrix, tensor, dask array or dask DataFrame
     backend : {"auto", "numpy", "torch"}, default="auto"
-        With ``device``, as the estimator's parameters: see
-        ``skwvq.backends.resolve_backend``.
+        With ``device``, as the estimator's parameters: see ``resolve_backend``.
     device : str or torch.device, default=None
     estimator : estimator, default=None
         Validated through scikit-learn's ``validate_data`` (feature count and

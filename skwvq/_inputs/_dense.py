@@ -4,8 +4,42 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backends import backend_of
+from ..backends import CHUNK_ROWS, backend_of
+from ..kernels import slices
 from ._base import InMemoryRows
+
+# numpy rows are copied to a GPU whole when they take at most this fraction of
+# its free memory; larger rows stay on the host and travel chunk by chunk.
+_RESIDENT_FRACTION = 0.5
+
+
+def place(X, nx):
+    """numpy rows where the backend reads them.
+
+    The numpy backend reads them where they are (a memory map stays on disk);
+    the torch backend's CPU takes them as a tensor sharing their memory, and a
+    GPU a copy when they fit in half its free memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.zeros((3, 2))
+    >>> place(X, backend_of()) is X
+    True
+    """
+    if nx is backend_of():
+        return X
+    if nx.device.type == "cpu":
+        return nx.asarray(X)
+    torch = nx.torch
+    if nx.device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(nx.device)
+        if X.shape[0] * X.shape[1] * X.dtype.itemsize > _RESIDENT_FRACTION * free:
+            return X
+    placed = torch.empty(X.shape, dtype=getattr(torch, X.dtype.name), device=nx.device)
+    for rows in slices(X.shape[0], CHUNK_ROWS):
+        placed[rows] = nx.asarray(np.asarray(X[rows]))
+    return placed
 
 
 class DenseRows(InMemoryRows):
@@ -13,7 +47,7 @@ class DenseRows(InMemoryRows):
 
     The numpy backend reads the array where it is, so a memory map stays on
     disk; the torch backend copies it to its device when it fits there
-    (``TorchBackend.place``). Host rows are read from the array itself.
+    (``place``). Host rows are read from the array itself.
 
     Parameters
     ----------
@@ -34,7 +68,7 @@ class DenseRows(InMemoryRows):
     """
 
     def __init__(self, X, nx, wrap=None):
-        super().__init__(nx.place(X), nx)
+        super().__init__(place(X, nx), nx)
         self.host = X
         self.dtype = X.dtype
         if wrap is not None:

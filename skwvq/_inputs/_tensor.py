@@ -92,9 +92,9 @@ class TensorRows(InMemoryRows):
     Examples
     --------
     >>> import torch
-    >>> from skwvq.backends import resolve_backend
+    >>> from skwvq.backends import torch_backend
     >>> X = torch.arange(6.0).reshape(3, 2)
-    >>> rows = TensorRows(X, resolve_backend("torch", "cpu", X))
+    >>> rows = TensorRows(X, torch_backend("cpu"))
     >>> rows.host_rows(torch.tensor([2, 0]).numpy())
     array([[4., 5.],
            [0., 1.]])
