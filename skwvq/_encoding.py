@@ -14,20 +14,25 @@ from sklearn.utils import check_array
 from ._inputs import Output
 from .backends import to_host
 
+ENCODINGS = ("quantized", "distance", "onehot", "ordinal")
 
-def output(encode: str, dtype, n_codes: int, n_features: int) -> Output:
-    """What ``transform`` returns per row under ``encode``.
+
+def output(estimator, dtype) -> Output:
+    """What a fitted estimator's ``transform`` returns per row of ``dtype`` under its ``encode``.
 
     Examples
     --------
-    >>> output("ordinal", np.float32, 16, 3)
+    >>> import numpy as np
+    >>> from skwvq import WassersteinVQ
+    >>> vq = WassersteinVQ.from_codebook(np.zeros((16, 3)), encode="ordinal")
+    >>> output(vq, np.float32)
     Output(columns=1, dtype=<class 'numpy.int64'>, sparse=False)
     """
-    if encode == "quantized":
-        return Output(n_features, dtype)
-    if encode == "ordinal":
+    if estimator.encode == "quantized":
+        return Output(estimator.n_features_in_, dtype)
+    if estimator.encode == "ordinal":
         return Output(1, np.int64)
-    return Output(n_codes, dtype, sparse=encode == "onehot")
+    return Output(estimator.n_clusters_, dtype, sparse=estimator.encode == "onehot")
 
 
 def nearest(rows, codebook):

@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import copy
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
+from ._inputs import as_rows
 from ._solver import HORIZON_ROWS_PER_CODE, SolverState, StoppingRule, run
 from .alignment import ALIGNMENTS, resolve_target
+from .backends import backend_of, to_host
 from .initialization import check_codebook, initial_codebook
 
 # What n_clusters="auto" means when the data allow it: one byte per code.
 AUTO_N_CLUSTERS = 256
-# The user's frame, seen from the function that warns: resolve_n_codes, the
-# fit function here, the estimator's method, and its _fit_context wrapper.
+# The user's frame seen from a warning here: this module's function, the
+# estimator's method and its _fit_context wrapper, and one more frame of fit's.
 _USER_STACKLEVEL = 5
 
 
@@ -79,13 +83,27 @@ class Stream:
         )
 
 
+@contextmanager
+def unchanged_on_error(vq):
+    """Restore the estimator's attributes if the block raises (bad input changes nothing)."""
+    saved = dict(vars(vq))
+    try:
+        yield
+    except BaseException:
+        vars(vq).clear()
+        vars(vq).update(saved)
+        raise
+
+
 def method_and_target(vq):
     """The alignment class of ``vq.alignment`` and the target it matches the codes to."""
     method = ALIGNMENTS[vq.alignment]
     return method, resolve_target(method, vq.target)
 
 
-def resolve_n_codes(n_clusters, n_samples: int) -> int:
+def resolve_n_codes(
+    n_clusters, n_samples: int, stacklevel: int = _USER_STACKLEVEL
+) -> int:
     """``n_clusters`` with ``"auto"`` resolved for data of ``n_samples`` rows (warning when they are fewer)."""
     if n_clusters != "auto":
         return n_clusters
@@ -95,7 +113,7 @@ def resolve_n_codes(n_clusters, n_samples: int) -> int:
             f"{n_samples} samples: one code per sample, {n_samples} codes, are "
             "used. Set n_clusters to choose the codebook size.",
             UserWarning,
-            stacklevel=_USER_STACKLEVEL,
+            stacklevel=stacklevel,
         )
         return n_samples
     return AUTO_N_CLUSTERS
@@ -184,7 +202,9 @@ def fit(vq, rows, sample_weight) -> Fitted:
     Fitted
     """
     warm = warm_started(vq, rows.n_features)
-    n_codes = vq.n_clusters_ if warm else resolve_n_codes(vq.n_clusters, rows.n_samples)
+    n_codes = (
+        vq.n_clusters_ if warm else resolve_n_codes(vq.n_clusters, rows.n_samples, 6)
+    )
     init = _check_weights_and_start(
         vq,
         rows,
@@ -230,6 +250,14 @@ def fit(vq, rows, sample_weight) -> Fitted:
             verbose=vq.verbose,
         )
         labels, inertia, n_used = rows.final_assignment(state.codebook)
+    if n_used < n_codes:
+        # Re-seeding leaves a code unused only when no distinct row is left.
+        warnings.warn(
+            f"Number of distinct clusters ({n_used}) found smaller than "
+            f"n_clusters ({n_codes}). Possibly due to duplicate points in X.",
+            ConvergenceWarning,
+            stacklevel=_USER_STACKLEVEL,
+        )
     return Fitted(
         state,
         labels,
@@ -313,3 +341,18 @@ def new_stream(vq, rng, codebook) -> Stream:
         n_projections=vq.n_projections,
     )
     return Stream(rng, SolverState(codebook), data, data.start(n_features))
+
+
+def from_codebook(codebook, X=None) -> Fitted:
+    """What ``WassersteinVQ.from_codebook`` sets: ``codebook`` checked, and its labels and inertia on X."""
+    codebook = np.asarray(to_host(codebook))
+    codebook = check_codebook(
+        codebook, *codebook.shape, codebook.dtype.type, "codebook"
+    )
+    labels, inertia = np.empty(0, dtype=np.int64), np.nan
+    if X is not None:
+        rows = as_rows(X, backend="numpy")
+        rows.check_sample_weight(None)
+        labels, inertia, _ = rows.final_assignment(rows.codebook_here(codebook))
+    nx = backend_of()
+    return Fitted(SolverState(codebook), labels, inertia, None, nx.__name__, nx.device)

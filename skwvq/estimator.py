@@ -1,41 +1,19 @@
-"""The WassersteinVQ estimator: the scikit-learn surface (parameters, validation, fitted attributes, inference).
-
-Fitting is orchestrated in ``skwvq._fit``; X is looked at once, by
-``skwvq._inputs.as_rows``; ``skwvq._encoding`` computes what inference returns.
-"""
+"""The WassersteinVQ estimator: the scikit-learn surface (parameters, validation through ``skwvq._inputs``, fitted attributes, inference); ``skwvq._fit`` runs the fit."""
 
 from __future__ import annotations
 
-import warnings
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from . import _encoding, _fit
 from ._inputs import Output, as_rows
-from ._solver import SolverState
 from .alignment import ALIGNMENTS, TARGETS
-from .backends import BACKENDS, backend_of, import_torch, to_host
+from .backends import BACKENDS, import_torch, to_host
 from .initialization import INITS, check_codebook
-
-ENCODINGS = ("quantized", "distance", "onehot", "ordinal")
-
-
-@contextmanager
-def _unchanged_on_error(estimator):
-    """Restore the estimator's attributes if the block raises (bad input changes nothing)."""
-    saved = dict(vars(estimator))
-    try:
-        yield
-    except BaseException:
-        vars(estimator).clear()
-        vars(estimator).update(saved)
-        raise
 
 
 class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
@@ -47,163 +25,89 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
         c_k = [(1 - g)(n_k/N) m_k + (g/K) t_k] / [(1 - g)(n_k/N) + g/K]
 
-    ``g = 0`` is Lloyd's k-means; with ``g > 0`` an unused code follows its target
-    back into the data instead of dying, and a code that an iteration still
-    leaves without samples is re-seeded on a data row where the other codes
-    serve the data worst, so no code stays dead. The weight ``g`` decays over
-    iterations (``g_t = alignment_weight * alignment_decay**t``), so alignment
-    moves far-away codes early, and the fit ends with a Lloyd step once the
-    assignment has settled: a Lloyd fixed point with every code in use.
+    ``g = 0`` is Lloyd's k-means; with ``g > 0`` an unused code follows its
+    target back into the data, and one still without samples is re-seeded on
+    the data, so no code stays dead. ``g`` decays, so the fit ends at a Lloyd
+    fixed point with every code in use. Each parameter in depth, and the
+    measurements behind its default: :doc:`/parameters`.
 
     Parameters
     ----------
     n_clusters : int or "auto", default="auto"
-        Codebook size K (named as in ``KMeans``, so one parameter grid serves
-        both). ``"auto"``: 256 codes (one byte per code), or one code per sample
-        when the data that the codebook is first drawn from (``fit``'s X, the
-        first ``partial_fit`` batch) have fewer rows, with a warning saying so;
-        ``n_clusters_`` holds the number used. An integer larger than the
-        number of samples is an error, as in ``KMeans``.
+        Codebook size K (named as in ``KMeans``). ``"auto"``: 256, or one code
+        per sample when the first data have fewer rows (with a warning).
     alignment : {"sliced", "gaussian", "exact"}, default="sliced"
-        How transport targets are computed. ``"sliced"``: 1-D optimal transport
-        along random directions; any distribution shape, any K. ``"gaussian"``:
-        closed-form Monge map between Gaussian fits; fast, but blind to multimodal
-        structure. ``"exact"``: ``ot.emd`` between a data sample and the codes;
-        the most faithful, practical up to a few thousand codes.
+        Transport targets: 1-D optimal transport along random directions (any
+        distribution, any K); the closed-form map between Gaussian fits (fast,
+        blind to multimodal structure); ``ot.emd`` to a data sample (the most
+        faithful, up to a few thousand codes).
     target : {"auto", "quantization-optimal", "data"}, default="auto"
-        Distribution the codes are matched to. ``"data"`` is the data's own
-        distribution ``p`` (the paper's choice). ``"quantization-optimal"`` is
-        ``p^{d/(d+2)}``, the density of codes that minimises squared error
-        (Zador). ``"auto"`` takes ``"quantization-optimal"`` for sliced and
-        exact alignment and ``"data"`` for Gaussian alignment, whose single
-        wider Gaussian was measured worse (evidence: :doc:`/defaults`).
+        Distribution the codes are matched to: the data's ``p`` (the paper's),
+        or ``p^{d/(d+2)}``, which minimises squared error (Zador). ``"auto"``:
+        quantization-optimal for sliced and exact, data for Gaussian.
     alignment_weight : float in [0, 1], default=0.05
         Initial weight ``g`` of the Wasserstein term.
     alignment_decay : float in (0, 1], default=0.8
-        Factor applied to ``g`` after every iteration; 1 keeps it constant.
-        ``0.05 * 0.8**t`` was chosen for the error closest to k-means++'s in
-        the fewest iterations over 25 data sets and codebook sizes (evidence:
-        :doc:`/defaults`).
-    init : {"auto", "random", "k-means++", "gaussian"} or array of shape (n_clusters, n_features), \
-            default="auto"
-        ``"auto"``: greedy k-means++ (sklearn's algorithm, compiled) on a uniform
-        subsample whose cost is bounded (``skwvq.initialization.seeding_sample_size``:
-        every row up to about ``2e10 / (K d log K)`` of them, at least ``2 K``),
-        so its cost does not grow with N. ``"k-means++"``: the same on all
-        rows. ``"random"``: distinct data rows (probability proportional to
-        ``sample_weight``); from it Lloyd's iterations can settle in a worse
-        basin where samples per code are few. ``"gaussian"``: draws from the data's
-        Gaussian fit. A callable ``init(X, n_clusters, random_state)`` returns
-        the codebook (``KMeans``'s signature; X is a numpy array, or a CSR
-        matrix when the fit's X is sparse). An array is
-        used as given, e.g. to reproduce a mismatched start.
+        Factor on ``g`` after every iteration (``g_t = 0.05 * 0.8**t``).
+    init : {"auto", "random", "k-means++", "gaussian"}, callable or array of shape (n_clusters, n_features), default="auto"
+        ``"auto"``: greedy k-means++ on a subsample of bounded cost (all rows
+        of small data); ``"k-means++"``: on all rows; ``"random"``: distinct
+        rows; ``"gaussian"``: draws from the data's Gaussian fit. A callable
+        ``init(X, n_clusters, random_state)`` as ``KMeans``'s; an array as given.
     max_iter : int, default=100
         Maximum number of iterations.
     warm_start : bool, default=False
-        When True and the estimator is fitted, ``fit`` starts from the current
-        ``codebook_`` instead of ``init`` and continues the schedule of ``g``
-        where the earlier fits left it (``g_t = alignment_weight *
-        alignment_decay**(t + T)`` with ``T`` their iterations): the refit
-        continues the earlier fit (a fit that had settled on a Lloyd fixed
-        point stays there) and refines the codes on new data without pulling
-        them back toward alignment. An ``init`` array, by contrast, starts the
-        schedule afresh at ``alignment_weight``: the codes are aligned to the
-        data again, as in a new fit.
+        ``fit`` continues from the fitted ``codebook_`` and its schedule of ``g``.
     tol : float, default=1e-4
-        Stop when the squared codebook shift of an iteration falls below
-        ``tol`` times the mean per-feature variance of the data (as ``KMeans``).
-        With a decaying ``g`` a full-batch fit also stops once the codes' cell
-        means move by less than that (the assignment has settled), after one
-        last Lloyd step (``g = 0``).
+        Stop when an iteration moves the codebook (or, with a decaying ``g``,
+        the codes' cell means) by less than ``tol`` times the mean per-feature
+        variance, as ``KMeans``.
     ot_sample_size : int, default=None
-        Data points (drawn once per fit) that the sliced and exact alignments
-        transport to. None: ``max(8 K, 16384)`` for sliced; ``max(4 K, 1024)``
-        for exact, lowered (to ``K`` at least) so that the plan stays within
-        ``2**24`` entries; capped at ``n_samples``.
+        Points the sliced and exact alignments transport to, drawn once per
+        fit; None: ``max(8 K, 16384)`` (sliced), ``max(4 K, 1024)`` (exact).
     n_projections : int, default=None
-        Random directions of the sliced alignment, drawn once per fit;
-        ``skwvq.alignment.default_n_projections`` if None: ``max(64,
-        2 n_features)``, capped at ``2**24`` direction entries past 2896
-        features and, for sparse X, at the OT sample's stored entries per
-        feature.
+        Directions of the sliced alignment; None: ``max(64, 2 n_features)``.
     batch_size : int, default=None
-        Mini-batch size. None (or at least ``n_samples``): every iteration uses
-        all of X. Otherwise every iteration is an epoch of random mini-batches
-        with running per-code statistics, as ``MiniBatchKMeans``, and X may be a
-        memory-mapped array larger than memory. ``partial_fit`` streams batches
-        one call at a time.
+        None: every iteration uses all of X; else epochs of mini-batches with
+        running statistics, as ``MiniBatchKMeans`` (X may be a memmap).
     stats_horizon : float, default=None
-        Rows that the running per-code statistics of mini-batch fits and of
-        ``partial_fit`` remember: each step keeps ``1 - rows / stats_horizon``
-        of them and adds its batch's, so statistics gathered while a code stood
-        elsewhere fade. ``numpy.inf`` never forgets (``MiniBatchKMeans``'s
-        lifelong counts). None: 50 rows per code (``50 * n_clusters``), for
-        ``fit`` and ``partial_fit`` alike: fewer rows make noisy means, more
-        keep rows assigned while a code stood elsewhere (evidence:
-        :doc:`/defaults`).
+        Rows that running statistics remember (``numpy.inf``: all); None: 50
+        per code.
     max_no_improvement : int, default=10
-        Mini-batch fits stop once the smoothed batch error (an exponentially
-        weighted average, as ``MiniBatchKMeans``) has not improved for this many
-        consecutive batches; None disables the test, leaving ``tol`` and
-        ``max_iter``. Full-batch fits stop on ``tol`` alone. The rule stops
-        once the error stalls, not once the alignment has done its work: set
-        None when every code's share matters more than time (the cost of each
-        choice: :doc:`/defaults`).
+        Mini-batch fits stop once the smoothed batch error has not improved for
+        this many batches; None: ``tol`` and ``max_iter`` alone.
     backend : {"auto", "numpy", "torch"}, default="auto"
-        Array library that runs the fit loop. ``"numpy"``: threaded BLAS and
-        numba kernels on the CPU. ``"torch"``: PyTorch on ``device`` (a GPU, or
-        the CPU), with sliced and Gaussian alignment on the device and exact OT
-        on the CPU through POT. ``"auto"``: torch when X is a torch tensor or a
-        ``device`` is named, numpy otherwise. The same ``random_state`` gives
-        the same run on either backend, up to floating-point rounding.
+        Runs the fit on numpy (BLAS and numba on the CPU) or torch (on
+        ``device``); ``"auto"``: torch for a tensor X or a named ``device``.
     device : str or torch.device, default=None
-        Torch device of the torch backend, e.g. ``"cuda"`` or ``"cuda:1"``. None:
-        the input tensor's device, else ``"cuda"`` when available, else ``"cpu"``.
-        numpy data that fit in half the GPU's free memory are copied to it once;
-        larger data stay on the host and travel chunk by chunk.
+        Torch device, e.g. ``"cuda"``; None: X's, else CUDA when available.
     encode : {"quantized", "distance", "onehot", "ordinal"}, default="quantized"
-        Output of ``transform``: each row replaced by its code vector; distances
-        to every code (``KMeans`` semantics); a sparse one-hot matrix of codes;
-        or the code index as one integer column.
+        What ``transform`` returns: code vectors, distances to every code
+        (``KMeans``'s), a sparse one-hot matrix, or code indices.
     random_state : int, RandomState instance or None, default=None
-        Seeds the initial codebook, the OT sample, the sliced directions and the
-        mini-batches: every random draw comes from this one numpy generator,
+        The one generator of every draw (start, sample, directions, batches),
         whatever the backend.
     verbose : int, default=0
-        1: print one line per iteration (epoch) with J, E, U, ``g``, the
-        codebook's shift and the seconds since ``fit`` began. 2: with
-        ``batch_size`` set, also a progress bar over each epoch's mini-batches
-        (tqdm when installed; a few lines on stderr otherwise).
+        1: a line per iteration; 2: also a progress bar over mini-batches.
 
     Attributes
     ----------
     codebook_ : ndarray of shape (n_clusters, n_features)
-        Learned codes, in the dtype of the training data (float32 for float16 or
-        bfloat16 tensors). A numpy array whatever the backend, so that pickling,
-        sklearn tools and ``skwvq.metrics`` work; ``codebook_tensor_`` gives it
-        back as a tensor on the fit's device.
-    cluster_centers_ : ndarray of shape (n_clusters, n_features)
-        The same array as ``codebook_``, so code written for ``KMeans`` works.
+        Learned codes on the host, in the data's dtype; ``cluster_centers_`` is
+        the same array and ``codebook_tensor_`` a tensor on the fit's device.
     n_clusters_ : int
-        Number of codes: ``n_clusters``, with ``"auto"`` resolved.
+        Number of codes, ``"auto"`` resolved.
     labels_ : ndarray of shape (n_samples,)
         Code index of each training sample.
     inertia_ : float
         Sum of (weighted) squared distances of training samples to their codes.
-    n_iter_ : int
-        Iterations (epochs of ``batch_size`` fits, calls of ``partial_fit``) run,
-        counting one stopped part-way.
-    n_steps_ : int
-        Codebook updates (mini-batches) run: ``n_iter_`` for a full-batch fit.
+    n_iter_, n_steps_ : int
+        Iterations (epochs, ``partial_fit`` calls) and codebook updates run.
     history_ : dict of ndarray
-        Per iteration, measured at the codebook entering it: ``"J"`` (objective),
-        ``"E"`` (quantization error), ``"U"`` (utilization), ``"C"``
-        (perplexity), ``"W"`` (the alignment's 2-Wasserstein estimate; NaN when
-        ``g = 0`` skips alignment) and ``"alignment_weight"`` (``g``).
-    backend_ : str
-        Backend the fit ran on, ``"numpy"`` or ``"torch"``.
-    device_ : str
-        Device the fit ran on (``"cpu"`` for the numpy backend).
+        Per iteration: ``"J"``, ``"E"``, ``"U"``, ``"C"``, ``"W"`` and
+        ``"alignment_weight"`` (``g``).
+    backend_, device_ : str
+        Where the fit ran.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -250,7 +154,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         # Checked when the backend is resolved, so that torch.device objects are
         # accepted without importing torch here.
         "device": "no_validation",
-        "encode": [StrOptions(set(ENCODINGS))],
+        "encode": [StrOptions(set(_encoding.ENCODINGS))],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -301,31 +205,20 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = self.backend != "torch"
-        tags.transformer_tags.preserves_dtype = (
-            ["float64", "float32"] if self.encode in ("quantized", "distance") else []
-        )
+        kept = self.encode in ("quantized", "distance")
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"] if kept else []
         return tags
 
     @property
     def cluster_centers_(self) -> np.ndarray:
-        """The learned codes; the same array as ``codebook_``.
-
-        Assigning it sets ``codebook_`` (a hand-edited codebook, a warm start),
-        checked against ``n_clusters`` and ``n_features_in_`` and kept in the
-        fitted dtype.
-        """
+        """The learned codes, the same array as ``codebook_``; assigning it sets them (checked, in the fitted dtype)."""
         return self.codebook_
 
     @cluster_centers_.setter
     def cluster_centers_(self, codebook) -> None:
         check_is_fitted(self)
-        self.codebook_ = check_codebook(
-            codebook,
-            self.n_clusters_,
-            self.n_features_in_,
-            self.codebook_.dtype,
-            "cluster_centers_",
-        )
+        shape, dtype = (self.n_clusters_, self.n_features_in_), self.codebook_.dtype
+        self.codebook_ = check_codebook(codebook, *shape, dtype, "cluster_centers_")
         # A stream goes on from the new codes, not from the ones it carried.
         vars(self).pop("_stream", None)
 
@@ -335,16 +228,10 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         return import_torch().tensor(self.codebook_, device=self.device_)
 
-    def _rows(self, X, *, reset: bool = False, stream: bool = False):
+    def _rows(self, X, **door):
         """X validated once, as the rows of its kind (``skwvq._inputs.as_rows``)."""
-        return as_rows(
-            X,
-            backend=self.backend,
-            device=self.device,
-            estimator=self,
-            reset=reset,
-            stream=stream,
-        )
+        where = dict(backend=self.backend, device=self.device)
+        return as_rows(X, estimator=self, **where, **door)
 
     def _set_fitted(self, fitted: _fit.Fitted) -> None:
         state = fitted.state
@@ -353,82 +240,53 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         self.n_clusters_ = self.codebook_.shape[0]
         self.labels_ = to_host(fitted.labels)
         self.inertia_ = fitted.inertia
-        self.n_iter_ = state.n_epochs
-        self.n_steps_ = state.n_steps
+        self.n_iter_, self.n_steps_ = state.n_epochs, state.n_steps
         self.history_ = {k: np.asarray(v) for k, v in state.history.items()}
+        self._schedule_epochs = fitted.schedule_epochs
 
-    # ------------------------------------------------------------------ fit --
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Learn the codebook from X.
 
-        With ``batch_size`` set (and smaller than ``n_samples``) every iteration is
-        one epoch of random mini-batches with running per-code statistics, so X
-        may be an ``np.memmap`` larger than memory: only a batch, the OT sample
-        and the labels are held at once.
-
-        Sparse X (CSR; other formats are converted) is never densified, as in
-        ``KMeans``: the assignment multiplies its rows with the dense codebook
-        and the alignment projects the OT sample by sparse products; the fit
-        gives the codebook that the densified data would, up to rounding. It
-        needs the numpy backend: ``backend="torch"`` raises a TypeError.
+        Sparse X (CSR) is never densified; a memory-mapped X with
+        ``batch_size`` is read a batch at a time; a dask X is fitted on its
+        cluster, one small ``compute`` per iteration.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data, float32 or float64 (other numeric types become float64).
+        X : {array-like, sparse matrix, tensor, dask array} of shape (n_samples, n_features)
+            float32 or float64 (other numeric types become float64).
         y : Ignored
-            Not used, present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights, used by assignment statistics, E and the data
-            side of the alignment.
+            Non-negative weights of the samples, in every statistic of the fit.
 
         Returns
         -------
         self : WassersteinVQ
-            Fitted estimator.
         """
         self._fit(X, sample_weight)
         return self
 
     def _fit(self, X, sample_weight):
-        """Fit on X; the rows of X, for ``fit_predict`` to return labels as X came."""
-        with _unchanged_on_error(self):
+        """Fit on X; return its rows, for ``fit_predict`` to give labels as X came."""
+        with _fit.unchanged_on_error(self):
             rows = self._rows(X, reset=True)
             fitted = _fit.fit(self, rows, sample_weight)
         vars(self).pop("_stream", None)
         self._set_fitted(fitted)
-        self._schedule_epochs = fitted.schedule_epochs
-        if fitted.n_used < self.n_clusters_:
-            # Re-seeding leaves a code unused only when no distinct row is left.
-            warnings.warn(
-                f"Number of distinct clusters ({fitted.n_used}) found smaller than "
-                f"n_clusters ({self.n_clusters_}). Possibly due to duplicate points "
-                "in X.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
         return rows
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
-        """Update the codebook with one mini-batch of a stream.
+        """Update the codebook with one mini-batch of a stream: one step of the solver.
 
-        The first call draws the initial codebook from its batch (which needs at
-        least ``n_clusters`` rows) unless the estimator is already fitted. Each
-        call is one step of the solver: the batch is assigned, its statistics
-        join the running ones (which forget as ``stats_horizon`` says), the
-        codebook is aligned and updated; ``g`` decays once per call. The
-        alignment's data side comes from the stream: running moments for
-        ``"gaussian"``, a uniform reservoir sample of ``ot_sample_size`` rows for
-        ``"sliced"`` and ``"exact"`` (rebuilt each time the number of rows seen
-        doubles). ``labels_`` and ``inertia_`` describe the last batch. The
-        codebook stays on the backend's device between calls; ``codebook_`` is
-        its host copy.
+        The first call draws the codebook from its batch (of at least
+        ``n_clusters`` rows) unless the estimator is fitted; the alignment
+        follows the stream; ``labels_`` and ``inertia_`` describe the batch.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, tensor} of shape (n_samples, n_features)
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
 
@@ -436,7 +294,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         -------
         self : WassersteinVQ
         """
-        with _unchanged_on_error(self):
+        with _fit.unchanged_on_error(self):
             rows = self._rows(X, reset=not hasattr(self, "codebook_"), stream=True)
             stream = vars(self).get("_stream")
             fitted, stream = _fit.partial_fit(self, rows, sample_weight, stream)
@@ -444,40 +302,37 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         self._set_fitted(fitted)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit and return the code index of each training sample.
+        """Fit and return the code index of each training sample (a tensor on X's device for a tensor X).
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, tensor, dask array} of shape (n_samples, n_features)
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
         -------
-        labels : ndarray or tensor of shape (n_samples,)
-            A tensor on X's device when X is a tensor.
+        labels : ndarray, tensor or dask array of shape (n_samples,)
         """
         return self._fit(X, sample_weight).wrap(self.labels_)
 
     @classmethod
     def from_codebook(cls, codebook, X=None, **params) -> WassersteinVQ:
-        """A fitted estimator holding ``codebook``, without fitting: for codes learned elsewhere.
+        """A fitted estimator holding ``codebook`` (learned elsewhere), without fitting.
 
         Parameters
         ----------
-        codebook : array-like of shape (n_clusters, n_features)
-            The codes (a tensor comes to the host); float32 stays float32.
+        codebook : array-like or tensor of shape (n_clusters, n_features)
         X : array-like of shape (n_samples, n_features), default=None
-            Rows whose labels and inertia the estimator reports (``labels_``,
-            ``inertia_``); without them ``labels_`` is empty and ``inertia_`` NaN.
+            Rows that ``labels_`` and ``inertia_`` describe (empty and NaN if None).
         **params
-            Parameters of the estimator (``n_clusters`` is the codebook's size).
+            Other parameters of the estimator.
 
         Returns
         -------
         WassersteinVQ
-            Fitted: ``predict``, ``transform`` and ``score`` use ``codebook``.
 
         Examples
         --------
@@ -486,70 +341,48 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         >>> vq.predict(np.array([[1.0], [9.0]]))
         array([0, 1])
         """
-        codebook = np.asarray(to_host(codebook))
-        codebook = check_codebook(
-            codebook, *codebook.shape, codebook.dtype.type, "codebook"
-        )
-        estimator = cls(n_clusters=codebook.shape[0], init=codebook, **params)
-        estimator.n_features_in_ = codebook.shape[1]
-        labels, inertia = np.empty(0, dtype=np.int64), np.nan
-        if X is not None:
-            rows = as_rows(X, backend="numpy")
-            rows.check_sample_weight(None)
-            labels, inertia, _ = rows.final_assignment(rows.codebook_here(codebook))
-        nx = backend_of()
-        state = SolverState(codebook)
-        estimator._set_fitted(
-            _fit.Fitted(state, labels, inertia, None, nx.__name__, nx.device)
-        )
+        fitted = _fit.from_codebook(codebook, X)
+        n_codes, n_features = fitted.state.codebook.shape
+        estimator = cls(n_clusters=n_codes, init=fitted.state.codebook, **params)
+        estimator.n_features_in_ = n_features
+        estimator._set_fitted(fitted)
         return estimator
 
-    # ------------------------------------------------------------ inference --
     def _inference_rows(self, X):
         check_is_fitted(self)
-        return self._rows(X)
+        return self._rows(X, reset=False)
 
     def predict(self, X):
         """Index of the nearest code of each sample.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, tensor, dask array} of shape (n_samples, n_features)
 
         Returns
         -------
-        labels : ndarray or tensor of shape (n_samples,), dtype int64
-            A tensor on X's device when X is a tensor; a dask array, computed
-            lazily, when X is one.
+        labels : ndarray of shape (n_samples,), dtype int64
+            In X's kind: a tensor on X's device, a lazy dask array.
         """
         rows = self._inference_rows(X)
-        return rows.apply(
-            _encoding.nearest, self.codebook_, output=Output(None, np.int64)
-        )
+        output = Output(None, np.int64)
+        return rows.apply(_encoding.nearest, self.codebook_, output=output)
 
     def transform(self, X):
         """Encode X as set by ``encode``.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, tensor, dask array} of shape (n_samples, n_features)
 
         Returns
         -------
-        X_new : ndarray, sparse matrix or tensor
-            ``"quantized"``: (n_samples, n_features), each row's code vector
-            (a CSR matrix when X is sparse: a code holds as many stored
-            entries as it has nonzeros);
-            ``"distance"``: (n_samples, n_clusters) Euclidean distances;
-            ``"onehot"``: sparse CSR (n_samples, n_clusters);
-            ``"ordinal"``: (n_samples, 1) code indices. A tensor on X's device
-            (sparse CSR for ``"onehot"``) when X is a tensor; a dask array,
-            computed lazily, when X is one.
+        X_new : ndarray, sparse matrix, tensor or dask array
+            In X's kind: code vectors (CSR for a sparse X), distances to every
+            code, a sparse one-hot matrix or code indices (one column).
         """
         rows = self._inference_rows(X)
-        output = _encoding.output(
-            self.encode, rows.dtype, self.n_clusters_, self.n_features_in_
-        )
+        output = _encoding.output(self, rows.dtype)
         return rows.apply(_encoding.encode, self.codebook_, self.encode, output=output)
 
     def inverse_transform(self, X):
@@ -557,38 +390,35 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or sparse matrix
+        X : array-like, sparse matrix, tensor or dask array
             An output of ``transform`` under the current ``encode``.
 
         Returns
         -------
-        ndarray or tensor of shape (n_samples, n_features)
-            The code vector that each row encodes; a tensor on X's device when
-            X is a tensor.
+        ndarray of shape (n_samples, n_features)
+            The code vector each row encodes, in X's kind.
         """
         check_is_fitted(self)
-        columns = self.n_features_in_
         if self.encode == "quantized":
             rows = self._rows(X)
-            output = Output(columns, rows.dtype)
+            output = Output(self.n_features_in_, rows.dtype)
             return rows.apply(_encoding.quantize, self.codebook_, output=output)
         rows = as_rows(X, features=False)
-        output = Output(columns, self.codebook_.dtype)
+        output = Output(self.n_features_in_, self.codebook_.dtype)
         return rows.apply(_encoding.decode, self.codebook_, self.encode, output=output)
 
     def score(self, X, y=None, sample_weight=None):
-        """Opposite of the (weighted) sum of squared distances of X to its nearest codes.
+        """Opposite of the (weighted) sum of squared distances of X to its nearest codes, as ``KMeans.score``.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, tensor, dask array} of shape (n_samples, n_features)
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
         -------
-        score : float
-            ``-inertia`` on X, as ``KMeans.score``; greater is better.
+        float
         """
         rows = self._inference_rows(X)
         rows.check_sample_weight(sample_weight)
@@ -600,14 +430,12 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         Parameters
         ----------
         input_features : array-like of str or None, default=None
-            Input names; checked against ``feature_names_in_`` for the
-            ``"quantized"`` encoding, which keeps one column per input feature.
+            Checked against ``feature_names_in_`` for ``"quantized"``.
 
         Returns
         -------
         ndarray of str
-            Input names for ``"quantized"``; ``wassersteinvq0 ...`` per code for
-            ``"distance"`` and ``"onehot"``; ``wassersteinvq_code`` for ``"ordinal"``.
+            The input names, ``wassersteinvq0 ...`` per code or ``wassersteinvq_code``.
         """
         check_is_fitted(self)
         if self.encode == "quantized":
@@ -615,6 +443,5 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         prefix = type(self).__name__.lower()
         if self.encode == "ordinal":
             return np.asarray([f"{prefix}_code"], dtype=object)
-        return np.asarray(
-            [f"{prefix}{k}" for k in range(self.n_clusters_)], dtype=object
-        )
+        names = [f"{prefix}{k}" for k in range(self.n_clusters_)]
+        return np.asarray(names, dtype=object)
