@@ -314,8 +314,8 @@ def run(
         Where to start (advanced in place and returned).
     source : object
         A source of row blocks (``skwvq._sources``): ``blocks(rng)`` yields the
-        blocks of one epoch and ``statistics(block, codebook)`` gives a block's
-        ``CodeStatistics``.
+        ``n_blocks`` blocks of one epoch and ``statistics(block, codebook)``
+        gives a block's ``CodeStatistics``.
     alignment : skwvq.alignment.Alignment
     schedule : callable
         ``schedule(epoch) -> g``, the alignment weight of an epoch.
@@ -344,7 +344,7 @@ def run(
         start = nx.float64(state.codebook)
         epoch, w2, stopped, settled = None, math.nan, False, False
         blocks = source.blocks(rng)
-        n_blocks = getattr(source, "n_blocks", 1)
+        n_blocks = source.n_blocks
         if verbose >= 2 and n_blocks > 1:
             blocks = progress(
                 blocks, total=n_blocks, desc=f"epoch {state.n_epochs}", leave=False

@@ -1,10 +1,11 @@
-"""Sources of row blocks for the solver's driver: all rows, random spans of a (memory-mapped) array, one batch (and, in ``skwvq._inputs._dask``, a Dask array's blocks).
+"""Sources of row blocks for the solver's driver: all rows as one block, epochs of random mini-batches, one ``partial_fit`` batch.
 
 A source has two methods: ``blocks(rng)`` yields the blocks of one epoch, and
 ``statistics(block, codebook)`` returns a block's ``CodeStatistics`` against the
-current codebook. How the rows are read (whole, in spans of a memmap, from a
-Dask cluster) is the source's business; the step and the driver only see
-statistics. The input adapter (``skwvq._inputs``) hands each fit its source.
+current codebook. A source is a schedule of blocks over a *reader*, the
+function that gives the statistics of some rows: the input adapter
+(``skwvq._inputs``) supplies it, reading rows in memory, in spans of a memmap
+or on a Dask cluster. The step and the driver only see statistics.
 """
 
 from __future__ import annotations
@@ -13,37 +14,39 @@ import math
 
 import numpy as np
 
-from ._statistics import block_statistics
-
 _SPANS_PER_BATCH = 16
 
 
 class FullBatch:
-    """All rows as one block per epoch, their squared norms computed once.
+    """All rows as one block per epoch.
+
+    Parameters
+    ----------
+    n_rows : int
+    read : callable
+        ``read(codebook)`` gives the ``CodeStatistics`` of all rows.
 
     Examples
     --------
     >>> import numpy as np
+    >>> from skwvq._statistics import block_statistics
     >>> from skwvq.backends import backend_of
     >>> X = np.array([[0.0], [2.0]])
-    >>> source = FullBatch(backend_of(X), X, np.ones(2))
+    >>> source = FullBatch(2, lambda C: block_statistics(backend_of(), X, C, None)[0])
     >>> [source.statistics(b, np.zeros((1, 1))).error for b in source.blocks(None)]
     [4.0]
     """
 
-    def __init__(self, nx, X, sample_weight):
-        self.nx, self.X, self.sample_weight = nx, X, sample_weight
-        self.n_rows = X.shape[0]
-        self.x_sq_norms = nx.sq_norms(X)
+    n_blocks = 1
+
+    def __init__(self, n_rows: int, read):
+        self.n_rows, self.read = n_rows, read
 
     def blocks(self, rng):
         yield None
 
     def statistics(self, block, codebook):
-        statistics, _ = block_statistics(
-            self.nx, self.X, codebook, self.sample_weight, self.x_sq_norms
-        )
-        return statistics
+        return self.read(codebook)
 
 
 def batch_spans(n_samples: int, batch_size: int, rng):
@@ -84,38 +87,46 @@ def batch_count(n_samples: int, batch_size: int) -> int:
 
 
 class MiniBatches:
-    """Epochs of random mini-batches of an array that may be memory-mapped (see ``batch_spans``)."""
+    """Epochs of random mini-batches of ``batch_size`` rows (see ``batch_spans``).
 
-    def __init__(self, nx, X, sample_weight, batch_size: int):
-        self.nx, self.X, self.sample_weight = nx, X, sample_weight
-        self.n_rows = X.shape[0]
-        self.batch_size = batch_size
-        self.n_blocks = batch_count(self.n_rows, batch_size)
+    Parameters
+    ----------
+    n_rows, batch_size : int
+    read : callable
+        ``read(spans, codebook)`` gives the ``CodeStatistics`` of the rows of a
+        list of slices.
+    """
+
+    def __init__(self, n_rows: int, batch_size: int, read):
+        self.n_rows, self.batch_size, self.read = n_rows, batch_size, read
+        self.n_blocks = batch_count(n_rows, batch_size)
 
     def blocks(self, rng):
         return batch_spans(self.n_rows, self.batch_size, rng)
 
     def statistics(self, spans, codebook):
-        nx = self.nx
-        statistics, _ = block_statistics(
-            nx, nx.rows(self.X, spans), codebook, nx.rows(self.sample_weight, spans)
-        )
-        return statistics
+        return self.read(spans, codebook)
 
 
 class SingleBatch:
-    """One ``partial_fit`` batch as the only block of an epoch; keeps its labels and statistics."""
+    """One ``partial_fit`` batch as the only block of an epoch; keeps its labels and statistics.
 
-    def __init__(self, nx, X, sample_weight):
-        self.nx, self.X, self.sample_weight = nx, X, sample_weight
-        self.n_rows = X.shape[0]
+    Parameters
+    ----------
+    n_rows : int
+    read : callable
+        ``read(codebook)`` gives the batch's ``CodeStatistics`` and labels.
+    """
+
+    n_blocks = 1
+
+    def __init__(self, n_rows: int, read):
+        self.n_rows, self.read = n_rows, read
         self.labels = self.last = None
 
     def blocks(self, rng):
         yield None
 
     def statistics(self, block, codebook):
-        self.last, self.labels = block_statistics(
-            self.nx, self.X, codebook, self.sample_weight
-        )
+        self.last, self.labels = self.read(codebook)
         return self.last

@@ -174,13 +174,28 @@ class InMemoryRows(Rows):
         return to_host(self.data)
 
     def source(self, batch_size: int | None = None):
+        nx, X, weights = self.nx, self.data, self.device_weights
         if batch_size is None:
-            return FullBatch(self.nx, self.data, self.device_weights)
-        return MiniBatches(self.nx, self.data, self.device_weights, batch_size)
+            x_sq_norms = nx.sq_norms(X)  # once per fit
+
+            def read_all(codebook):
+                return block_statistics(nx, X, codebook, weights, x_sq_norms)[0]
+
+            return FullBatch(self.n_samples, read_all)
+
+        def read(spans, codebook):
+            rows = nx.rows(X, spans)
+            return block_statistics(nx, rows, codebook, nx.rows(weights, spans))[0]
+
+        return MiniBatches(self.n_samples, batch_size, read)
 
     def batch(self, dtype):
-        data = self.nx.asarray(self.data, dtype=dtype)
-        return SingleBatch(self.nx, data, self.device_weights)
+        nx, weights = self.nx, self.device_weights
+        data = nx.asarray(self.data, dtype=dtype)
+        return SingleBatch(
+            self.n_samples,
+            lambda codebook: block_statistics(nx, data, codebook, weights),
+        )
 
     def code_statistics(self, codebook) -> CodeStatistics:
         codebook = self.nx.asarray(codebook, dtype=self.dtype)

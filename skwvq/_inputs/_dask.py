@@ -22,7 +22,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import _check_sample_weight
 
 from .._moments import Moments
-from .._sources import batch_count, batch_spans
+from .._sources import FullBatch, MiniBatches
 from .._statistics import CodeStatistics
 from ..backends import backend_of
 from ..kernels import assign
@@ -237,8 +237,17 @@ class DaskRows(Rows):
 
     def source(self, batch_size: int | None = None):
         if batch_size is None:
-            return DaskFullBatch(self)
-        return DaskMiniBatches(self, batch_size)
+            return FullBatch(self.n_samples, self.code_statistics)
+
+        def read(spans, codebook):
+            weights = self.weights
+            pieces = [
+                (self.array[span], None if weights is None else weights[span])
+                for span in spans
+            ]
+            return self.code_statistics(codebook, pieces)
+
+        return MiniBatches(self.n_samples, batch_size, read)
 
     def batch(self, dtype):
         raise TypeError(STREAM_MESSAGE)
@@ -304,38 +313,3 @@ class DaskRows(Rows):
 
     def wrap(self, result):
         return result
-
-
-class DaskFullBatch:
-    """All rows of a ``DaskRows`` as one block per epoch."""
-
-    def __init__(self, rows: DaskRows):
-        self.rows = rows
-        self.n_rows = rows.shape[0]
-
-    def blocks(self, rng):
-        yield None
-
-    def statistics(self, block, codebook):
-        return self.rows.code_statistics(codebook)
-
-
-class DaskMiniBatches:
-    """Mini-batches of a ``DaskRows``: the spans of rows a numpy fit's batches take (``batch_spans``)."""
-
-    def __init__(self, rows: DaskRows, batch_size: int):
-        self.rows = rows
-        self.n_rows = rows.shape[0]
-        self.batch_size = batch_size
-        self.n_blocks = batch_count(self.n_rows, batch_size)
-
-    def blocks(self, rng):
-        return batch_spans(self.n_rows, self.batch_size, rng)
-
-    def statistics(self, spans, codebook):
-        rows = self.rows
-        pieces = [
-            (rows.array[span], None if rows.weights is None else rows.weights[span])
-            for span in spans
-        ]
-        return rows.code_statistics(codebook, pieces)
