@@ -145,12 +145,18 @@ class InMemoryRows(Rows):
     data : array, memmap, CSR matrix or tensor of shape (n_samples, n_features)
         The rows as the backend reads them.
     nx : NumpyBackend or TorchBackend
+    dtype : numpy dtype
+        Of the results.
+    wrap : callable, default=None
+        How results go back to the caller; numpy arrays (and CSR matrices) if None.
     """
 
-    def __init__(self, data, nx):
-        self.data, self.nx = data, nx
+    def __init__(self, data, nx, *, dtype, wrap=None):
+        self.data, self.nx, self.dtype = data, nx, np.dtype(dtype)
         self.shape = tuple(data.shape)
         self._device_weights = None
+        if wrap is not None:
+            self.wrap = wrap
 
     def check_sample_weight(self, sample_weight, **kwargs) -> np.ndarray:
         self._device_weights = None

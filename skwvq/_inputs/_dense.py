@@ -68,11 +68,8 @@ class DenseRows(InMemoryRows):
     """
 
     def __init__(self, X, nx, wrap=None):
-        super().__init__(place(X, nx), nx)
+        super().__init__(place(X, nx), nx, dtype=X.dtype, wrap=wrap)
         self.host = X
-        self.dtype = X.dtype
-        if wrap is not None:
-            self.wrap = wrap
 
     def host_rows(self, index):
         return np.asarray(self.host[index], dtype=np.float64)

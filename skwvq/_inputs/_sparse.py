@@ -65,10 +65,8 @@ class SparseRows(InMemoryRows):
     """
 
     def __init__(self, X, nx, wrap=None):
-        super().__init__(as_csr(X), nx)
-        self.dtype = self.data.dtype
-        if wrap is not None:
-            self.wrap = wrap
+        X = as_csr(X)
+        super().__init__(X, nx, dtype=X.dtype, wrap=wrap)
 
     def moments(self, *, diagonal: bool = False) -> Moments:
         return sparse_moments(self.data, self.sample_weight, diagonal=diagonal)

@@ -101,10 +101,9 @@ class TensorRows(InMemoryRows):
     """
 
     def __init__(self, X, nx):
-        super().__init__(nx.asarray(X), nx)
-        torch = import_torch()
-        self.dtype = np.dtype(np.float64 if X.dtype == torch.float64 else np.float32)
-        self.wrap = TensorOutput(X.device)
+        # Half precision is computed, and returned, in float32.
+        dtype = np.float64 if X.dtype == import_torch().float64 else np.float32
+        super().__init__(nx.asarray(X), nx, dtype=dtype, wrap=TensorOutput(X.device))
 
     def host_rows(self, index):
         index = import_torch().as_tensor(index, device=self.data.device)
