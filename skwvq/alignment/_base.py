@@ -29,6 +29,8 @@ class Alignment:
     #: Whether ``from_data`` reads the data's full covariance (a Dask fit's
     #: first pass then gathers it; otherwise per-feature variances only).
     needs_covariance: bool = False
+    #: Whether a VQ layer may align by this method at every training step.
+    for_layers: bool = True
     #: Rows of the data and their masses under ``p`` (float64 host arrays, the
     #: masses summing to one), where the solver re-seeds unused codes; set by
     #: ``from_data`` and by the streams.

@@ -100,6 +100,8 @@ class ExactAlignment(SampleAlignment):
     """
 
     name = "exact"
+    # A network-simplex solve per training step would dwarf the step itself.
+    for_layers = False
 
     def __init__(
         self, sample, masses, *, n_codes, n_projections=None, rng=None, nx=None

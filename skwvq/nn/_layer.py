@@ -327,10 +327,10 @@ class WassersteinQuantizer(nn.Module):
     @property
     def queue(self):
         """The recent features (all ranks') that the sliced alignment transports to; empty for the Gaussian alignment."""
-        if self.alignment != "sliced":
+        reservoir = self._data_side.stream.reservoir
+        if reservoir is None:
             return self.usage.new_zeros((0, self.dim), dtype=torch.float32)
-        rows, _ = self._data_side.stream.reservoir.sample(self._data_side.state(self))
-        return rows
+        return reservoir.sample(self._data_side.state(self))[0]
 
     @torch.no_grad()
     def _update(self, statistics, nx, features, weights, labels) -> None:
@@ -409,8 +409,9 @@ class WassersteinQuantizer(nn.Module):
         unless given in ``kwargs``.
         """
         codebook = np.asarray(estimator.codebook_)
+        method = ALIGNMENTS[estimator.alignment]
         settings = dict(
-            alignment="gaussian" if estimator.alignment == "gaussian" else "sliced",
+            alignment=estimator.alignment if method.for_layers else "sliced",
             target=estimator.target,
             alignment_weight=estimator.alignment_weight,
             random_state=estimator.random_state,

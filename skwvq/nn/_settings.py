@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..alignment import ALIGNMENTS
 from ..backends import to_host
 
-LAYER_ALIGNMENTS = ("gaussian", "sliced")
+LAYER_ALIGNMENTS = tuple(name for name, m in ALIGNMENTS.items() if m.for_layers)
 UPDATES = ("statistics", "gradient")
 
 
