@@ -346,9 +346,8 @@ def new_stream(vq, rng, codebook) -> Stream:
 def from_codebook(codebook, X=None) -> Fitted:
     """What ``WassersteinVQ.from_codebook`` sets: ``codebook`` checked, and its labels and inertia on X."""
     codebook = np.asarray(to_host(codebook))
-    codebook = check_codebook(
-        codebook, *codebook.shape, codebook.dtype.type, "codebook"
-    )
+    dtype = np.float32 if codebook.dtype == np.float32 else np.float64
+    codebook = check_codebook(codebook, *codebook.shape, dtype, "codebook")
     labels, inertia = np.empty(0, dtype=np.int64), np.nan
     if X is not None:
         rows = as_rows(X, backend="numpy")

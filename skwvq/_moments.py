@@ -109,6 +109,8 @@ class Moments:
         if not diagonal:
             check_covariance_size(n_features)
         chunks = slices(n_samples, nx.moment_rows(n_features))
+        if len(chunks) == 1:  # one float64 copy serves both passes
+            X, chunks = nx.float64(X), [slice(None)]
         mean = sum(w[rows] @ nx.float64(X[rows]) for rows in chunks) / weight
         scatter = 0.0
         for rows in chunks:

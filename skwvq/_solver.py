@@ -37,8 +37,8 @@ HORIZON_ROWS_PER_CODE = 50
 def retained_fraction(rows: float, horizon: float | None) -> float:
     """Share of the running statistics kept when ``rows`` new rows arrive: ``1 - rows / horizon``.
 
-    None at or below zero; ``horizon=None`` keeps nothing (a full batch is all
-    the statistics), ``math.inf`` everything. The estimator's mini-batches and
+    Never below zero; ``horizon=None`` keeps nothing (a full batch is all the
+    statistics), ``math.inf`` everything. The estimator's mini-batches and
     streams and the layer forget by this one rule.
 
     Examples

@@ -46,7 +46,8 @@ class Rows:
       input): the initial codebook, the OT sample, the re-seeding support;
     - ``init_input()``: what a callable ``init`` receives;
     - ``source(batch_size)`` and ``batch(dtype)``: the solver's blocks (all
-      rows, mini-batches, one ``partial_fit`` batch);
+      rows, mini-batches, one ``partial_fit`` batch); ``on_host()``: the same
+      rows on the numpy backend, for a stream's data side;
     - ``code_statistics(codebook)`` and ``final_assignment(codebook)``;
     - ``apply(function, *args, output=)``: inference, in one go or lazily
       block by block, with ``wrap`` returning results in the input's kind.

@@ -41,7 +41,7 @@ def as_dask_array(X):
     """A dask array or DataFrame of numeric columns as a 2-D float dask array, one block per row chunk.
 
     The checks that need no data run here (dimensions, dtype, empty input);
-    values are checked in the first pass (``DaskRows.scan``).
+    values are checked in the first pass (``DaskRows.check_sample_weight``).
     """
     import dask.array as da
 

@@ -13,7 +13,7 @@ from collections.abc import MutableMapping
 import torch
 
 from .._moments import Moments
-from ._distributed import gather_rows, sum_over_ranks
+from ._distributed import distributed, gather_rows, sum_over_ranks
 
 
 class BufferState(MutableMapping):
@@ -82,7 +82,9 @@ class LayerDataSide:
         """Fold this rank's feature ``rows`` (in use) and every other rank's into the stream."""
         state = self.state(module)
         if self.stream.needs_moments:
-            moments = Moments.of(rows).reduced(sum_over_ranks)
+            moments = Moments.of(rows)
+            if distributed():
+                moments = moments.reduced(sum_over_ranks)
             self.stream.add(state, moments=moments, retain=retain)
         else:
             # The reservoir keeps the most recent rows: older ones need not travel.
