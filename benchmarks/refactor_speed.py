@@ -158,9 +158,12 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="3 rounds, 4 workloads")
+    parser.add_argument(
+        "--only", default="", help="run the workloads whose names contain this text"
+    )
     add_output_options(parser)
     args = parser.parse_args(argv)
-    names = QUICK if args.quick else list(WORKLOADS)
+    names = [n for n in (QUICK if args.quick else WORKLOADS) if args.only in n]
     rounds = 3 if args.quick else args.rounds
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     print(machine_description())
@@ -186,7 +189,7 @@ def main(argv=None) -> int:
         rows.append([name, before, after, after / before, *ranges])
         print(format_table(header, rows[-1:]).splitlines()[-1], flush=True)
     print(format_table(header, rows))
-    name = "refactor_speed-quick" if args.quick else "refactor_speed"
+    name = "refactor_speed-quick" if args.quick or args.only else "refactor_speed"
     print(f"wrote {write_csv(name, header, rows, args.out)}")
     return 0
 
