@@ -47,8 +47,9 @@ class Fitted:
         Codes with rows (None for a stream batch).
     backend, device : str
         Where the solver ran.
-    schedule_epochs : int
-        Iterations of the schedule of ``g`` run so far, warm starts included.
+    schedule_epochs : int or None
+        Iterations of the schedule of ``g`` run so far, warm starts included
+        (None for a stream batch, which leaves the fit's schedule as it was).
     """
 
     state: SolverState
@@ -57,7 +58,7 @@ class Fitted:
     n_used: int | None
     backend: str
     device: str
-    schedule_epochs: int = 0
+    schedule_epochs: int | None = None
 
 
 @dataclass
@@ -250,14 +251,6 @@ def fit(vq, rows, sample_weight) -> Fitted:
             verbose=vq.verbose,
         )
         labels, inertia, n_used = rows.final_assignment(state.codebook)
-    if n_used < n_codes:
-        # Re-seeding leaves a code unused only when no distinct row is left.
-        warnings.warn(
-            f"Number of distinct clusters ({n_used}) found smaller than "
-            f"n_clusters ({n_codes}). Possibly due to duplicate points in X.",
-            ConvergenceWarning,
-            stacklevel=_USER_STACKLEVEL,
-        )
     return Fitted(
         state,
         labels,
@@ -267,6 +260,23 @@ def fit(vq, rows, sample_weight) -> Fitted:
         str(nx.device),
         start + state.n_epochs,
     )
+
+
+def warn_unused_codes(fitted: Fitted) -> None:
+    """Warn, as ``KMeans`` does, when a fit ended with codes that no row uses.
+
+    Called once the estimator holds the fit, so that a warning turned into an
+    error does not undo it. Re-seeding leaves a code unused only when no
+    distinct row is left.
+    """
+    n_codes = fitted.state.codebook.shape[0]
+    if fitted.n_used is not None and fitted.n_used < n_codes:
+        warnings.warn(
+            f"Number of distinct clusters ({fitted.n_used}) found smaller than "
+            f"n_clusters ({n_codes}). Possibly due to duplicate points in X.",
+            ConvergenceWarning,
+            stacklevel=_USER_STACKLEVEL,
+        )
 
 
 def partial_fit(
@@ -351,6 +361,11 @@ def from_codebook(codebook, X=None) -> Fitted:
     labels, inertia = np.empty(0, dtype=np.int64), np.nan
     if X is not None:
         rows = as_rows(X, backend="numpy")
+        if rows.n_features != codebook.shape[1]:
+            raise ValueError(
+                f"X has {rows.n_features} features but the codebook has "
+                f"{codebook.shape[1]}."
+            )
         rows.check_sample_weight(None)
         labels, inertia, _ = rows.final_assignment(rows.codebook_here(codebook))
     nx = backend_of()

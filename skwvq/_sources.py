@@ -108,24 +108,13 @@ class MiniBatches:
         return self.read(spans, codebook)
 
 
-class SingleBatch:
+class SingleBatch(FullBatch):
     """One ``partial_fit`` batch as the only block of an epoch; keeps its labels and statistics.
 
-    Parameters
-    ----------
-    n_rows : int
-    read : callable
-        ``read(codebook)`` gives the batch's ``CodeStatistics`` and labels.
+    ``read(codebook)`` gives the batch's ``CodeStatistics`` and labels.
     """
 
-    n_blocks = 1
-
-    def __init__(self, n_rows: int, read):
-        self.n_rows, self.read = n_rows, read
-        self.labels = self.last = None
-
-    def blocks(self, rng):
-        yield None
+    labels = last = None
 
     def statistics(self, block, codebook):
         self.last, self.labels = self.read(codebook)

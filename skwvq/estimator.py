@@ -48,7 +48,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
     alignment_weight : float in [0, 1], default=0.05
         Initial weight ``g`` of the Wasserstein term.
     alignment_decay : float in (0, 1], default=0.8
-        Factor on ``g`` after every iteration (``g_t = 0.05 * 0.8**t``).
+        Factor on ``g`` per iteration: ``g_t = alignment_weight * alignment_decay**t``.
     init : {"auto", "random", "k-means++", "gaussian"}, callable or array of shape (n_clusters, n_features), default="auto"
         ``"auto"``: greedy k-means++ on a subsample of bounded cost (all rows
         of small data); ``"k-means++"``: on all rows; ``"random"``: distinct
@@ -242,7 +242,6 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         self.inertia_ = fitted.inertia
         self.n_iter_, self.n_steps_ = state.n_epochs, state.n_steps
         self.history_ = {k: np.asarray(v) for k, v in state.history.items()}
-        self._schedule_epochs = fitted.schedule_epochs
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -274,6 +273,8 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
             fitted = _fit.fit(self, rows, sample_weight)
         vars(self).pop("_stream", None)
         self._set_fitted(fitted)
+        self._schedule_epochs = fitted.schedule_epochs
+        _fit.warn_unused_codes(fitted)
         return rows
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -344,6 +345,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         fitted = _fit.from_codebook(codebook, X)
         n_codes, n_features = fitted.state.codebook.shape
         estimator = cls(n_clusters=n_codes, init=fitted.state.codebook, **params)
+        estimator._validate_params()
         estimator.n_features_in_ = n_features
         estimator._set_fitted(fitted)
         return estimator
@@ -420,9 +422,7 @@ class WassersteinVQ(TransformerMixin, ClusterMixin, BaseEstimator):
         -------
         float
         """
-        rows = self._inference_rows(X)
-        rows.check_sample_weight(sample_weight)
-        return -rows.code_statistics(self.codebook_).error
+        return -self._inference_rows(X).inertia(self.codebook_, sample_weight)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the columns that ``transform`` returns.

@@ -222,6 +222,29 @@ def test_score_and_metrics_of_dask_arrays(X, fitted):
     assert lazy_scores == pytest.approx(scores, rel=1e-9)
 
 
+def test_a_score_reads_the_rows_once_and_checks_them(X, fitted, monkeypatch):
+    computes = []
+    original = dask.base.compute
+
+    def counting(*collections, **kwargs):
+        computes.append(len(collections))
+        return original(*collections, **kwargs)
+
+    monkeypatch.setattr(dask.base, "compute", counting)
+    lazy_X = da.from_array(X, chunks=600)
+    weights = da.from_array(np.full(len(X), 2.0), chunks=600)
+    assert fitted.score(lazy_X, sample_weight=weights) == pytest.approx(
+        2 * fitted.score(X), rel=1e-12
+    )
+    assert computes == [1]
+    bad = X.copy()
+    bad[1234, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        fitted.score(da.from_array(bad, chunks=600))
+    with pytest.raises(ValueError, match="Negative values"):
+        fitted.score(lazy_X, sample_weight=da.from_array(-np.ones(len(X)), chunks=600))
+
+
 def test_an_iteration_computes_one_small_graph(X, monkeypatch):
     """The codebook is one key of the graph (not inlined in each task), the reduction a tree."""
     import pickle

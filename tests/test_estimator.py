@@ -376,3 +376,18 @@ def test_auto_target_is_quantization_optimal_for_sample_based_alignments(
         auto.codebook_, explicit.codebook_, rtol=0, atol=backend.rerun_atol
     )
     assert np.abs(auto.codebook_ - data.codebook_).max() > 1e-3
+
+
+def test_from_codebook_is_a_fitted_estimator_of_those_codes(blobs):
+    X = blobs
+    codebook = X[:8].copy()
+    vq = WassersteinVQ.from_codebook(codebook, X, encode="ordinal")
+    np.testing.assert_array_equal(vq.codebook_, codebook)
+    nearest = ((X[:, None, :] - codebook[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(vq.labels_, nearest.argmin(1))
+    assert vq.inertia_ == pytest.approx(nearest.min(1).sum())
+    np.testing.assert_array_equal(vq.transform(X)[:, 0], nearest.argmin(1))
+    with pytest.raises(ValueError, match="X has 2 features but the codebook has"):
+        WassersteinVQ.from_codebook(codebook, X[:, :2])
+    with pytest.raises(ValueError, match="encode"):
+        WassersteinVQ.from_codebook(codebook, encode="bits")

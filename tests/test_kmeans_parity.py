@@ -141,6 +141,25 @@ def test_warm_start_goes_on_where_init_realigns(X):
     assert restarted.history_["alignment_weight"][0] == 0.05
 
 
+def test_a_stream_batch_leaves_the_fits_schedule_where_it_was(X):
+    first = WassersteinVQ(8, tol=0.0, warm_start=True, random_state=0).fit(X)
+    n_iter = first.n_iter_
+    first.partial_fit(X[:100])
+    warm = first.fit(X)
+    assert warm.history_["alignment_weight"][0] == pytest.approx(0.05 * 0.8**n_iter)
+
+
+def test_the_duplicate_points_warning_comes_after_the_fit(X):
+    duplicated = np.repeat(X[:3], 10, axis=0)
+    vq = WassersteinVQ(4, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning, match="distinct clusters"):
+            vq.fit(duplicated)
+    # As KMeans: the warning (even raised as an error) leaves the fit in place.
+    assert vq.codebook_.shape == (4, 3) and vq.labels_.shape == (30,)
+
+
 def test_warm_start_on_other_features_is_refused_and_changes_nothing(X):
     vq = WassersteinVQ(8, warm_start=True, random_state=0).fit(X)
     codebook = vq.codebook_.copy()

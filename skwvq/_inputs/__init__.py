@@ -157,10 +157,14 @@ def as_rows(
     """
     nx = resolve_backend(backend, device, X)
     if is_dask_collection(X):
-        from ._dask import STREAM_MESSAGE, DaskRows
+        from ._dask import DaskRows
 
         if stream:
-            raise TypeError(STREAM_MESSAGE)
+            raise TypeError(
+                "partial_fit takes one batch in memory. Fit a dask array with "
+                "fit(X), or stream its blocks through partial_fit with "
+                "dask_ml.wrappers.Incremental."
+            )
         if nx.__name__ == "torch":
             raise TypeError(
                 "A dask array is fitted by the numpy kernels on its workers; "
@@ -185,7 +189,7 @@ def as_rows(
                     f"X has {X.shape[1]} features, but {type(estimator).__name__} "
                     f"is expecting {estimator.n_features_in_} features as input."
                 )
-        return TensorRows(X, nx)
+        return TensorRows(X, nx, wrap)
     if sp.issparse(X) and nx.__name__ == "torch":
         raise TypeError(
             "Sparse X runs on the numpy backend only; backend='torch' (or a "

@@ -48,7 +48,8 @@ class Rows:
     - ``source(batch_size)`` and ``batch(dtype)``: the solver's blocks (all
       rows, mini-batches, one ``partial_fit`` batch); ``on_host()``: the same
       rows on the numpy backend, for a stream's data side;
-    - ``code_statistics(codebook)`` and ``final_assignment(codebook)``;
+    - ``code_statistics(codebook)``, ``final_assignment(codebook)`` and
+      ``inertia(codebook, sample_weight)``;
     - ``apply(function, *args, output=)``: inference, in one go or lazily
       block by block, with ``wrap`` returning results in the input's kind.
     """
@@ -98,7 +99,7 @@ class Rows:
         return self.sample_weight
 
     def moments(self, *, diagonal: bool = False) -> Moments:
-        """Weighted moments of the rows (``sample_weight``; ones before it is checked)."""
+        """Weighted moments of the rows (by ``sample_weight``; in memory, ones before it is checked; on Dask, those of the first pass)."""
         raise NotImplementedError
 
     def host_rows(self, index):
@@ -128,6 +129,11 @@ class Rows:
     def final_assignment(self, codebook):
         """Labels, inertia and the number of codes with rows, for a fitted codebook."""
         raise NotImplementedError
+
+    def inertia(self, codebook, sample_weight=None) -> float:
+        """Weighted sum of the rows' squared distances to their nearest codes (``score``), the weights checked."""
+        self.check_sample_weight(sample_weight)
+        return self.code_statistics(codebook).error
 
     def apply(self, function, *args, output: Output):
         """``function(rows, *args)``: at once, or block by block for lazy input."""
@@ -205,7 +211,7 @@ class InMemoryRows(Rows):
         )
 
     def code_statistics(self, codebook) -> CodeStatistics:
-        codebook = self.nx.asarray(codebook, dtype=self.dtype)
+        codebook = self.codebook_here(codebook)
         return block_statistics(self.nx, self.data, codebook, self.device_weights)[0]
 
     def final_assignment(self, codebook):

@@ -31,10 +31,6 @@ from ._dense import DenseRows
 
 # Block results are added this many at a time (``split_every`` of dask's reductions).
 SPLIT_EVERY = 8
-STREAM_MESSAGE = (
-    "partial_fit takes one batch in memory. Fit a dask array with fit(X), or "
-    "stream its blocks through partial_fit with dask_ml.wrappers.Incremental."
-)
 
 
 def as_dask_array(X):
@@ -120,8 +116,17 @@ def _merge_scans(*scans):
     return finite, moments
 
 
-def _code_statistics_block(block, weights, codebook):
-    """The block's per-code weighted counts, sums and squared error, packed as ``(K, d + 2)``."""
+def _code_statistics_block(block, weights, codebook, check=False):
+    """The block's per-code weighted counts, sums and squared error, packed as ``(K, d + 2)``.
+
+    With ``check``, the block's values and weights are checked first, as a
+    numpy X's would be (for rows that had no first pass).
+    """
+    if check:
+        if not np.isfinite(block).all():
+            raise ValueError("Input X contains NaN or infinity.")
+        if weights is not None:
+            _check_sample_weight(weights, block, ensure_non_negative=True)
     result = assign(block, codebook, sample_weight=weights, n_threads=1)
     sq_distances = result.sq_distances
     if weights is not None:
@@ -186,20 +191,10 @@ class DaskRows(Rows):
         numpy fit's. ``covariance=False`` keeps only per-feature variances.
         """
         import dask
-        import dask.array as da
 
         if persist:
             self.array = self.array.persist()
-        if sample_weight is not None:
-            weights = da.asarray(sample_weight)
-            if weights.ndim != 1 or weights.shape[0] != self.shape[0]:
-                raise ValueError(
-                    f"sample_weight.shape == {weights.shape}, expected "
-                    f"({self.shape[0]},)."
-                )
-            self.weights = weights.astype(np.float64).rechunk(self.array.chunks[0])
-            if persist:
-                self.weights = self.weights.persist()
+        self._keep_weights(sample_weight, persist)
         scans = _tree(
             [
                 dask.delayed(_scan_block, pure=True)(block, weights, not covariance)
@@ -217,6 +212,26 @@ class DaskRows(Rows):
             ensure_non_negative=True,
         )
         return self.sample_weight
+
+    def _keep_weights(self, sample_weight, persist: bool) -> None:
+        """The weights as a dask array chunked as the rows (None: unit weights)."""
+        import dask.array as da
+
+        if sample_weight is None:
+            return
+        weights = da.asarray(sample_weight)
+        if weights.ndim != 1 or weights.shape[0] != self.shape[0]:
+            raise ValueError(
+                f"sample_weight.shape == {weights.shape}, expected ({self.shape[0]},)."
+            )
+        self.weights = weights.astype(np.float64).rechunk(self.array.chunks[0])
+        if persist:
+            self.weights = self.weights.persist()
+
+    def inertia(self, codebook, sample_weight=None) -> float:
+        """One pass, as a numpy ``score``: each block checks its values and weights where it is read."""
+        self._keep_weights(sample_weight, persist=False)
+        return self.code_statistics(codebook, check=True).error
 
     def moments(self, *, diagonal: bool = False) -> Moments:
         """The moments gathered by the first pass."""
@@ -249,10 +264,7 @@ class DaskRows(Rows):
 
         return MiniBatches(self.n_samples, batch_size, read)
 
-    def batch(self, dtype):
-        raise TypeError(STREAM_MESSAGE)
-
-    def code_statistics(self, codebook, pieces=None) -> CodeStatistics:
+    def code_statistics(self, codebook, pieces=None, *, check=False) -> CodeStatistics:
         """Per-code statistics of all rows (or of ``pieces``: (rows, weights) dask slices) in one compute."""
         from dask import delayed
 
@@ -260,7 +272,7 @@ class DaskRows(Rows):
         if pieces is None:
             pieces = [(self.array, self.weights)]
         parts = [
-            delayed(_code_statistics_block, pure=True)(block, weights, key)
+            delayed(_code_statistics_block, pure=True)(block, weights, key, check)
             for rows, row_weights in pieces
             for block, weights in _block_pairs(rows, row_weights)
         ]

@@ -80,6 +80,11 @@ class DenseRows(InMemoryRows):
     def on_host(self) -> DenseRows:
         if self.nx is backend_of():
             return self
-        host = DenseRows(self.host, backend_of())
-        host.sample_weight = self.sample_weight
-        return host
+        return host_rows_of(self.host, self.sample_weight)
+
+
+def host_rows_of(X, sample_weight) -> DenseRows:
+    """Host (numpy) rows of the numpy backend holding ``X``, with ``sample_weight``."""
+    host = DenseRows(X, backend_of())
+    host.sample_weight = sample_weight
+    return host

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.sparsefuncs import mean_variance_axis
 
 from .._moments import Moments, check_covariance_size
 from ..kernels import as_csr
@@ -13,9 +14,9 @@ from ._base import InMemoryRows
 def sparse_moments(X, sample_weight=None, *, diagonal: bool = False) -> Moments:
     """The moments of CSR rows, from sparse products: ``X`` is never densified.
 
-    The scatter is ``X^T W X - w m m^T`` (its diagonal for variances): the
-    second moments of sparse rows are sparse products, where centring the
-    rows would densify them.
+    The scatter is ``X^T W X - w m m^T``: the second moments of sparse rows
+    are sparse products, where centring the rows would densify them; the
+    per-feature variances are scikit-learn's ``mean_variance_axis``.
 
     Examples
     --------
@@ -35,13 +36,12 @@ def sparse_moments(X, sample_weight=None, *, diagonal: bool = False) -> Moments:
     if not diagonal:
         check_covariance_size(n_features)
     X = sp.csr_matrix(X, dtype=np.float64)
+    if diagonal:  # centred per feature by scikit-learn, without cancellation
+        mean, variances = mean_variance_axis(X, 0, weights=w)
+        return Moments(weight, mean, weight * variances)
     mean = np.asarray(X.T @ w).ravel() / weight
-    if diagonal:
-        scatter = np.asarray(X.multiply(X).T @ w).ravel() - weight * mean**2
-    else:
-        second = (X.T @ X.multiply(w[:, None]).tocsr()).toarray()
-        scatter = second - weight * np.outer(mean, mean)
-    return Moments(weight, mean, scatter)
+    second = (X.T @ X.multiply(w[:, None]).tocsr()).toarray()
+    return Moments(weight, mean, second - weight * np.outer(mean, mean))
 
 
 class SparseRows(InMemoryRows):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..backends import backend_of, import_torch, is_tensor, to_host
+from ..backends import import_torch, is_tensor, to_host
 from ._base import InMemoryRows
-from ._dense import DenseRows
+from ._dense import DenseRows, host_rows_of
 
 
 def check_tensor(X, *, input_name: str = "X"):
@@ -100,16 +100,15 @@ class TensorRows(InMemoryRows):
            [0., 1.]])
     """
 
-    def __init__(self, X, nx):
+    def __init__(self, X, nx, wrap=None):
         # Half precision is computed, and returned, in float32.
         dtype = np.float64 if X.dtype == import_torch().float64 else np.float32
-        super().__init__(nx.asarray(X), nx, dtype=dtype, wrap=TensorOutput(X.device))
+        wrap = TensorOutput(X.device) if wrap is None else wrap
+        super().__init__(nx.asarray(X), nx, dtype=dtype, wrap=wrap)
 
     def host_rows(self, index):
         index = import_torch().as_tensor(index, device=self.data.device)
         return to_host(self.data[index]).astype(np.float64)
 
     def on_host(self) -> DenseRows:
-        host = DenseRows(to_host(self.data), backend_of())
-        host.sample_weight = self.sample_weight
-        return host
+        return host_rows_of(to_host(self.data), self.sample_weight)

@@ -6,6 +6,8 @@ import numpy as np
 from sklearn import config_context, get_config
 from sklearn.neighbors import NearestNeighbors
 
+from ..backends import sparse_nonzeros
+
 # MB of distances the neighbour search holds at once (scikit-learn's default is
 # 1024). On a sparse TF-IDF sample (16,384 x 50,000 rows, 0.1% dense) the search
 # against 4,096 reference rows peaked at 1.08 GB with the default, as the sparse
@@ -89,9 +91,9 @@ def quantization_optimal_masses(
     if k < 1:
         return masses
     # sklearn's "auto" picks a k-d tree up to d=15, where brute force is already
-    # faster past d=4; below, "auto" takes the k-d tree, or brute force for
-    # sparse rows (which no tree reads).
-    algorithm = "auto" if n_features <= 4 else "brute"
+    # faster; sparse rows take brute force only.
+    dense = sparse_nonzeros(sample) is None
+    algorithm = "kd_tree" if n_features <= 4 and dense else "brute"
     working_memory = min(get_config()["working_memory"], _NEIGHBOR_WORKING_MEMORY)
     with config_context(working_memory=working_memory):
         distances, _ = (

@@ -1,4 +1,4 @@
-"""``WassersteinQuantizer``, the PyTorch VQ layer, and ``gaussian_w2_loss`` for the paper's gradient variant."""
+"""``WassersteinQuantizer``, the PyTorch VQ layer: forward, the estimator's step on running statistics, usage, the round trip with the estimator."""
 
 from __future__ import annotations
 
