@@ -223,20 +223,23 @@ def test_score_and_metrics_of_dask_arrays(X, fitted):
 
 
 def test_a_score_reads_the_rows_once_and_checks_them(X, fitted, monkeypatch):
-    computes = []
-    original = dask.base.compute
+    import skwvq._inputs._dask as dask_rows
 
-    def counting(*collections, **kwargs):
-        computes.append(len(collections))
-        return original(*collections, **kwargs)
+    reads = []
+    for name in ("_scan_block", "_code_statistics_block"):
+        original = getattr(dask_rows, name)
 
-    monkeypatch.setattr(dask.base, "compute", counting)
-    lazy_X = da.from_array(X, chunks=600)
+        def counted(*args, name=name, original=original):
+            reads.append(name)
+            return original(*args)
+
+        monkeypatch.setattr(dask_rows, name, counted)
+    lazy_X = da.from_array(X, chunks=600)  # 5 blocks
     weights = da.from_array(np.full(len(X), 2.0), chunks=600)
     assert fitted.score(lazy_X, sample_weight=weights) == pytest.approx(
         2 * fitted.score(X), rel=1e-12
     )
-    assert computes == [1]
+    assert reads == ["_code_statistics_block"] * 5
     bad = X.copy()
     bad[1234, 2] = np.nan
     with pytest.raises(ValueError, match="NaN or infinity"):
