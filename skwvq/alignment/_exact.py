@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import ot
+import scipy.sparse as sp
 
-from ..backends import backend_of, pairwise_sq_distances
+from ..backends import backend_of, dense, pairwise_sq_distances
 from ._base import SampleAlignment
 
 # Exact OT solves an (ot_sample_size x n_codes) network-simplex problem every
@@ -74,9 +75,13 @@ def exact_targets(codebook, sample, masses):
     cost = pairwise_sq_distances(sample, codebook)
     code_masses = np.full(n_codes, 1.0 / n_codes)
     plan = ot.emd(masses, code_masses, cost, numItermax=max(100_000, 20 * cost.size))
-    # (Of a sparse sample too: scipy computes the product as (sample^T plan)^T.)
-    targets = n_codes * (plan.T @ sample)
-    return targets, float(np.sum(plan * cost))
+    # The plan has at most n_points + n_codes - 1 entries (a vertex of the
+    # transport polytope), so its product with the sample is a sparse one:
+    # dense, it was K x n_points x d flops, as much as the cost matrix again.
+    plan = sp.csr_matrix(plan.T)
+    targets = n_codes * np.asarray(dense(plan @ sample))
+    w2 = float(plan.multiply(cost.T).sum())
+    return targets, w2
 
 
 class ExactAlignment(SampleAlignment):
