@@ -117,6 +117,11 @@ class NumpyBackend(ot.backend.NumpyBackend):
         """Squared norm of every row of ``X``."""
         return row_norms(X, squared=True)
 
+    def smallest(self, a, k: int):
+        """Column indices of the ``k`` smallest entries of each row of ``a``, in no order."""
+        k = min(k, a.shape[1])
+        return np.argpartition(a, k - 1, axis=1)[:, :k]
+
     def chunk_rows(self, n_codes: int, itemsize: int) -> int:
         """Rows per chunk so that a chunk's distance block stays cache-sized."""
         return chunk_rows(n_codes, itemsize)
@@ -129,13 +134,8 @@ class NumpyBackend(ot.backend.NumpyBackend):
             return assign_sparse(
                 X, codebook, sample_weight=sample_weight, x_sq_norms=x_sq_norms
             )
-        return assign(
-            X,
-            codebook,
-            sample_weight=sample_weight,
-            x_sq_norms=x_sq_norms,
-            chunk_size=chunk_size,
-        )
+        weights = dict(sample_weight=sample_weight, x_sq_norms=x_sq_norms)
+        return assign(X, codebook, **weights, chunk_size=chunk_size)
 
     def code_sums(self, X, labels, sample_weight, n_codes: int):
         """Weighted count and float64 sum of the rows of ``X`` assigned to each code."""
@@ -165,9 +165,8 @@ class NumpyBackend(ot.backend.NumpyBackend):
 class TorchBackend(ot.backend.TorchBackend):
     """torch tensors on one device, the kernels of ``skwvq.kernels._torch``.
 
-    Extends POT's torch backend with the assignment kernel; its ``rows``
-    bring host rows (numpy data too large for the device) to the device chunk
-    by chunk.
+    Extends POT's torch backend with the assignment kernel; its ``rows`` bring
+    host rows (numpy data too large for the device) to the device in chunks.
 
     On a CUDA device with Triton (shipped with PyTorch's CUDA builds), float32
     data of at most 64 features are assigned by the fused kernel of
@@ -311,6 +310,11 @@ class TorchBackend(ot.backend.TorchBackend):
     def distances(self, X, codebook):
         """Euclidean distances from every row of ``X`` to every code, on the device."""
         return self.kernels.distances(X, codebook, self.rows)
+
+    def smallest(self, a, k: int):
+        """Column indices of the ``k`` smallest entries of each row of ``a``, in no order."""
+        k = min(k, a.shape[1])
+        return self.torch.topk(a, k, dim=1, largest=False, sorted=False).indices
 
     def solver_threads(self):
         """The context a fit runs in: torch's own thread pool, as it is."""

@@ -51,10 +51,13 @@ class Rows:
     - ``code_statistics(codebook)``, ``final_assignment(codebook)`` and
       ``inertia(codebook, sample_weight)``;
     - ``apply(function, *args, output=)``: inference, in one go or lazily
-      block by block, with ``wrap`` returning results in the input's kind.
+      block by block, with ``wrap`` returning results in the input's kind;
+      ``average`` of a per-row value;
+    - ``sparse``: whether the rows are CSR (which no residual can stay).
     """
 
     nx = None
+    sparse = False
     shape: tuple[int, int] = (0, 0)
     dtype = np.dtype(np.float64)
     sample_weight = None
@@ -138,6 +141,12 @@ class Rows:
     def apply(self, function, *args, output: Output):
         """``function(rows, *args)``: at once, or block by block for lazy input."""
         raise NotImplementedError
+
+    def average(self, function, *args, sample_weight=None) -> float:
+        """Weighted mean of ``function(rows, *args)``, one value per row, the weights checked."""
+        weights = self.check_sample_weight(sample_weight, dtype=np.float64)
+        per_row = self.apply(function, *args, output=Output(None, np.float64))
+        return float(np.average(np.asarray(to_host(per_row)), weights=weights))
 
     def wrap(self, result):
         """A result in the input's kind: a numpy array, a tensor on X's device, a dask array."""

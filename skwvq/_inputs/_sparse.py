@@ -64,6 +64,8 @@ class SparseRows(InMemoryRows):
     1.0
     """
 
+    sparse = True
+
     def __init__(self, X, nx, wrap=None):
         X = as_csr(X)
         super().__init__(X, nx, dtype=X.dtype, wrap=wrap)
