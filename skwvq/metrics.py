@@ -12,12 +12,15 @@ from sklearn.utils.validation import check_is_fitted
 from ._inputs import as_rows
 from ._statistics import perplexity_from_counts, utilization_from_counts
 from .alignment import ALIGNMENTS
+from .backends import to_host
 
 __all__ = [
     "quantization_error",
     "codebook_utilization",
     "codebook_perplexity",
     "wasserstein_distance",
+    "utilization_per_level",
+    "perplexity_per_level",
     "quantization_error_scorer",
     "utilization_scorer",
     "perplexity_scorer",
@@ -130,6 +133,68 @@ def codebook_perplexity(X, codebook, *, sample_weight=None) -> float:
     return perplexity_from_counts(counts)
 
 
+def _level_counts(codes, n_clusters: int) -> np.ndarray:
+    """Per-level code counts, shape (n_codebooks, n_clusters), of codes of any kind."""
+    codes = np.asarray(to_host(codes))
+    codes = codes.reshape(len(codes), -1).astype(np.int64)
+    if codes.size and (codes.min() < 0 or codes.max() >= n_clusters):
+        raise ValueError(f"codes must lie in [0, {n_clusters}).")
+    return np.stack(
+        [np.bincount(level, minlength=n_clusters) for level in codes.T]
+    ).astype(np.float64)
+
+
+def utilization_per_level(codes, n_clusters: int) -> np.ndarray:
+    """Codebook utilization U of every level: the fraction of its codes some row uses.
+
+    Parameters
+    ----------
+    codes : array-like of shape (n_samples, n_codebooks) or (n_samples,)
+        Codes of a multi-codebook quantizer (its ``transform``), or the labels
+        of a single codebook (``predict``).
+    n_clusters : int
+        Codes per codebook.
+
+    Returns
+    -------
+    ndarray of shape (n_codebooks,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skwvq.metrics import utilization_per_level
+    >>> utilization_per_level(np.array([[0, 1], [1, 1]]), n_clusters=2)
+    array([1. , 0.5])
+    """
+    return np.array(
+        [utilization_from_counts(c) for c in _level_counts(codes, n_clusters)]
+    )
+
+
+def perplexity_per_level(codes, n_clusters: int) -> np.ndarray:
+    """Codebook perplexity C of every level: exp of the entropy of its code histogram.
+
+    Parameters
+    ----------
+    codes : array-like of shape (n_samples, n_codebooks) or (n_samples,)
+    n_clusters : int
+
+    Returns
+    -------
+    ndarray of shape (n_codebooks,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skwvq.metrics import perplexity_per_level
+    >>> perplexity_per_level(np.array([[0, 1], [1, 1]]), n_clusters=2)
+    array([2., 1.])
+    """
+    return np.array(
+        [perplexity_from_counts(c) for c in _level_counts(codes, n_clusters)]
+    )
+
+
 def wasserstein_distance(
     X,
     codebook,
@@ -204,26 +269,56 @@ def wasserstein_distance(
 # --------------------------------------------------------------------------- #
 # Scorers: callables (estimator, X, y=None) for GridSearchCV(scoring=...)
 # --------------------------------------------------------------------------- #
-def _quantizer_codebook(estimator, X):
-    """The fitted codebook of a quantizer (or of a pipeline's last step) and X in its space."""
-    if isinstance(estimator, Pipeline):
-        if len(estimator.steps) > 1:
-            X = estimator[:-1].transform(X)
-        estimator = estimator[-1]
-    check_is_fitted(estimator)
-    for name in ("codebook_", "cluster_centers_"):
-        codebook = getattr(estimator, name, None)
-        if codebook is not None:
-            return np.asarray(codebook), X
-    raise TypeError(
-        f"{type(estimator).__name__} has neither codebook_ nor cluster_centers_: "
-        "the vector-quantization scorers need a fitted quantizer such as "
-        "WassersteinVQ, KMeans or MiniBatchKMeans."
-    )
+class _Judged:
+    """A fitted quantizer's view of X: its codebook (single) or its codes and reconstruction (multi)."""
+
+    def __init__(self, estimator, X):
+        if isinstance(estimator, Pipeline):
+            if len(estimator.steps) > 1:
+                X = estimator[:-1].transform(X)
+            estimator = estimator[-1]
+        check_is_fitted(estimator)
+        self.X, self.codebook, self.codes = X, None, None
+        if hasattr(estimator, "codebooks_"):
+            self.codes = estimator.transform(X)
+            self.reconstruction = estimator.inverse_transform(self.codes)
+            self.n_clusters, self.error = estimator.n_clusters, -estimator.score(X)
+            return
+        for name in ("codebook_", "cluster_centers_"):
+            if getattr(estimator, name, None) is not None:
+                self.codebook = np.asarray(getattr(estimator, name))
+                return
+        raise TypeError(
+            f"{type(estimator).__name__} has neither codebook_, codebooks_ nor "
+            "cluster_centers_: the vector-quantization scorers need a fitted "
+            "quantizer such as WassersteinVQ, ResidualWassersteinVQ, "
+            "ProductWassersteinVQ, KMeans or MiniBatchKMeans."
+        )
+
+    def scores(self) -> dict[str, float]:
+        """E, U and C (of the worst level), from one assignment or one encoding."""
+        if self.codes is None:
+            rows, codebook = _check_inputs(self.X, self.codebook, None)
+            error, counts = _usage(rows, codebook)
+            return {"E": error, "U": utilization_from_counts(counts),
+                    "C": perplexity_from_counts(counts)}  # fmt: skip
+        return {
+            "E": self.error,
+            "U": float(utilization_per_level(self.codes, self.n_clusters).min()),
+            "C": float(perplexity_per_level(self.codes, self.n_clusters).min()),
+        }
+
+    def wasserstein(self) -> float:
+        """Gaussian W2 between X and the codebook (single) or the reconstruction of X (multi)."""
+        other = self.codebook if self.codes is None else self.reconstruction
+        return wasserstein_distance(self.X, other, method="gaussian")
 
 
 def quantization_error_scorer(estimator, X, y=None) -> float:
     """Scorer: minus the quantization error E of the fitted quantizer on X (greater is better).
+
+    For a multi-codebook quantizer E is the mean squared distance of each row
+    to its reconstruction.
 
     Examples
     --------
@@ -235,12 +330,11 @@ def quantization_error_scorer(estimator, X, y=None) -> float:
     >>> quantization_error_scorer(km, X)
     -0.25
     """
-    codebook, X = _quantizer_codebook(estimator, X)
-    return -quantization_error(X, codebook)
+    return -_Judged(estimator, X).scores()["E"]
 
 
 def utilization_scorer(estimator, X, y=None) -> float:
-    """Scorer: codebook utilization U of the fitted quantizer on X.
+    """Scorer: codebook utilization U of the fitted quantizer on X (of its worst level if it has several).
 
     Examples
     --------
@@ -251,12 +345,11 @@ def utilization_scorer(estimator, X, y=None) -> float:
     >>> utilization_scorer(KMeans(n_clusters=2, n_init=1, random_state=0).fit(X), X)
     1.0
     """
-    codebook, X = _quantizer_codebook(estimator, X)
-    return codebook_utilization(X, codebook)
+    return _Judged(estimator, X).scores()["U"]
 
 
 def perplexity_scorer(estimator, X, y=None) -> float:
-    """Scorer: codebook perplexity C of the fitted quantizer on X.
+    """Scorer: codebook perplexity C of the fitted quantizer on X (of its worst level if it has several).
 
     Examples
     --------
@@ -267,12 +360,11 @@ def perplexity_scorer(estimator, X, y=None) -> float:
     >>> perplexity_scorer(KMeans(n_clusters=2, n_init=1, random_state=0).fit(X), X)
     2.0
     """
-    codebook, X = _quantizer_codebook(estimator, X)
-    return codebook_perplexity(X, codebook)
+    return _Judged(estimator, X).scores()["C"]
 
 
 def wasserstein_scorer(estimator, X, y=None) -> float:
-    """Scorer: minus the Gaussian 2-Wasserstein distance between X and the codebook.
+    """Scorer: minus the Gaussian 2-Wasserstein distance between X and the codebook (a multi-codebook quantizer's reconstruction of X).
 
     Examples
     --------
@@ -284,15 +376,18 @@ def wasserstein_scorer(estimator, X, y=None) -> float:
     >>> round(wasserstein_scorer(km, X), 4)  # variances 25.25 and 25: 5 - sqrt(25.25)
     -0.0249
     """
-    codebook, X = _quantizer_codebook(estimator, X)
-    return -wasserstein_distance(X, codebook, method="gaussian")
+    return -_Judged(estimator, X).wasserstein()
 
 
 def vq_scores(estimator, X, y=None) -> dict[str, float]:
     """All four scores at once, for multi-metric search (``GridSearchCV(scoring=vq_scores)``).
 
     Keys: ``"neg_quantization_error"``, ``"utilization"``, ``"perplexity"``,
-    ``"neg_wasserstein"``. One assignment pass serves E, U and C.
+    ``"neg_wasserstein"``. One assignment pass (one encoding of a
+    multi-codebook quantizer) serves E, U and C; U and C are those of the
+    worst level. Over ``n_codebooks`` x ``n_clusters`` of a multi-codebook
+    quantizer it is a rate-distortion search: ``n_codebooks log2(n_clusters)``
+    bits a row against E.
 
     Examples
     --------
@@ -304,14 +399,13 @@ def vq_scores(estimator, X, y=None) -> dict[str, float]:
     >>> scores["neg_quantization_error"], scores["utilization"], scores["perplexity"]
     (-0.25, 1.0, 2.0)
     """
-    codebook, X = _quantizer_codebook(estimator, X)
-    rows, codebook = _check_inputs(X, codebook, None)
-    error, counts = _usage(rows, codebook)
+    judged = _Judged(estimator, X)
+    scores = judged.scores()
     return {
-        "neg_quantization_error": -error,
-        "utilization": utilization_from_counts(counts),
-        "perplexity": perplexity_from_counts(counts),
-        "neg_wasserstein": -wasserstein_distance(X, codebook, method="gaussian"),
+        "neg_quantization_error": -scores["E"],
+        "utilization": scores["U"],
+        "perplexity": scores["C"],
+        "neg_wasserstein": -judged.wasserstein(),
     }
 
 
