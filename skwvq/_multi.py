@@ -5,7 +5,11 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
@@ -34,7 +38,7 @@ LEVEL_PARAMETERS = (
 )
 
 
-class MultiCodebookVQ(TransformerMixin, BaseEstimator):
+class MultiCodebookVQ(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Base of the quantizers with ``n_codebooks`` codebooks of ``n_clusters`` codes each.
 
     A row's code is one index per codebook, stored in the smallest unsigned
@@ -65,6 +69,11 @@ class MultiCodebookVQ(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+    @property
+    def _n_features_out(self) -> int:
+        """Columns of ``transform``: one code a codebook (``get_feature_names_out``)."""
+        return self.n_codebooks
 
     # -- levels ----------------------------------------------------------------
     def _level(self, rng, **params) -> WassersteinVQ:
@@ -102,7 +111,6 @@ class MultiCodebookVQ(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        self._validate_params()
         _codes.code_dtype(self.n_clusters)
         with unchanged_on_error(self):
             rows = self._rows(X, reset=True)
@@ -138,7 +146,6 @@ class MultiCodebookVQ(TransformerMixin, BaseEstimator):
         """
         first = not hasattr(self, "estimators_")
         if first:
-            self._validate_params()
             _codes.code_dtype(self.n_clusters)
         with unchanged_on_error(self):
             rows = self._rows(X, reset=first, stream=True)

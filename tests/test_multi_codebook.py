@@ -377,3 +377,16 @@ def test_rate_distortion_search():
     )
     assert errors[(3, 16)] < errors[(1, 16)] < errors[(1, 4)]
     assert errors[(3, 4)] < errors[(1, 4)]
+
+
+@pytest.mark.parametrize("cls", QUANTIZERS)
+def test_codes_as_a_pandas_frame(cls, correlated):
+    pd = pytest.importorskip("pandas")
+    quantizer = small(cls, random_state=0).set_output(transform="pandas")
+    frame = quantizer.fit(correlated).transform(pd.DataFrame(correlated))
+    prefix = cls.__name__.lower()
+    assert list(frame.columns) == [f"{prefix}0", f"{prefix}1"]
+    np.testing.assert_array_equal(
+        frame.to_numpy(),
+        quantizer.set_output(transform="default").transform(correlated),
+    )
