@@ -69,8 +69,8 @@ class ResidualWassersteinVQ(MultiCodebookVQ):
     codebooks_ : ndarray of shape (n_codebooks, n_clusters, n_features)
         The codebooks, in the fitted dtype (float32 stays float32).
     estimators_ : list of WassersteinVQ
-        The fitted level of each codebook (before the joint refinement;
-        ``partial_fit`` goes on from them).
+        The fitted level of each codebook, holding its refined codes;
+        ``partial_fit`` goes on from them.
     history_ : list of dict
         Each level's ``history_`` (``E``, ``U``, ``C``, ... per iteration).
     n_iter_ : int
@@ -204,8 +204,10 @@ class ResidualWassersteinVQ(MultiCodebookVQ):
                     f"level {level_index}: {level.n_iter_} iterations, "
                     f"E={history['E'][-1]:.6g}, U={history['U'][-1]:.3f}"
                 )
-        self._set_levels(levels)
         self.codebooks_ = self._refined(rows, weights, codebooks, rng)
+        for level, codebook in zip(levels, self.codebooks_):
+            level.cluster_centers_ = codebook  # partial_fit goes on from the refined codes
+        self._set_levels(levels)
 
     def _refined(self, rows, weights, codebooks, rng):
         """``codebooks`` after ``n_refine`` rounds of encoding and joint least squares on a sample of the rows."""

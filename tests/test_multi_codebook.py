@@ -94,6 +94,8 @@ def test_codes_contract(cls, backend, correlated):
     assert len(quantizer.history_) == 3
     assert quantizer.n_iter_ == sum(len(h["E"]) for h in quantizer.history_)
     assert all(isinstance(level, WassersteinVQ) for level in quantizer.estimators_)
+    for level, codebook in zip(quantizer.estimators_, quantizer.codebooks_):
+        np.testing.assert_array_equal(level.codebook_, codebook)
     backend.assert_fitted_here(quantizer.estimators_[0])
 
 
