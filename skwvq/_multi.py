@@ -9,6 +9,7 @@ from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
+    _fit_context,
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
@@ -96,6 +97,7 @@ class MultiCodebookVQ(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.backend_, self.device_ = levels[0].backend_, levels[0].device_
 
     # -- fitting ---------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Learn the codebooks from X.
 
@@ -126,6 +128,7 @@ class MultiCodebookVQ(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         vars(self).pop("_rng", None)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update every level with one mini-batch of a stream.
 

@@ -289,8 +289,8 @@ class _Judged:
                 self.codebook = np.asarray(getattr(estimator, name))
                 return
         raise TypeError(
-            f"{type(estimator).__name__} has neither codebook_, codebooks_ nor "
-            "cluster_centers_: the vector-quantization scorers need a fitted "
+            f"{type(estimator).__name__} has neither codebook_ nor cluster_centers_ "
+            "(nor codebooks_): the vector-quantization scorers need a fitted "
             "quantizer such as WassersteinVQ, ResidualWassersteinVQ, "
             "ProductWassersteinVQ, KMeans or MiniBatchKMeans."
         )

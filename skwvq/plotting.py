@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._statistics import perplexity_from_counts, utilization_from_counts
 from .backends import dense
-from .metrics import _check_inputs, _quantizer_codebook, _usage
+from .metrics import _check_inputs, _Judged, _usage
 
 try:
     import matplotlib.pyplot as plt
@@ -58,8 +58,13 @@ def _axes_grid(n_panels: int, axes):
 
 def _code_counts(quantizer, X, sample_weight=None):
     """The rows of X in the quantizer's space (a pipeline's earlier steps applied), its codebook and each code's weighted count, validated."""
-    codebook, X = _quantizer_codebook(quantizer, X)
-    rows, codebook = _check_inputs(X, codebook, sample_weight)
+    judged = _Judged(quantizer, X)
+    if judged.codebook is None:
+        raise TypeError(
+            f"{type(quantizer).__name__} has several codebooks; plot one level "
+            "with its estimators_[m] and that level's input."
+        )
+    rows, codebook = _check_inputs(judged.X, judged.codebook, sample_weight)
     _, counts = _usage(rows, codebook)
     return rows, codebook, np.asarray(counts, dtype=float)
 

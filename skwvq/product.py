@@ -5,7 +5,6 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval
 
 from ._inputs import Output
@@ -138,18 +137,6 @@ ot_sample_size, n_projections, batch_size, stats_horizon, max_no_improvement, ba
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, sample_weight=None):
-        return super().fit(X, y, sample_weight)
-
-    fit.__doc__ = MultiCodebookVQ.fit.__doc__
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None, sample_weight=None):
-        return super().partial_fit(X, y, sample_weight)
-
-    partial_fit.__doc__ = MultiCodebookVQ.partial_fit.__doc__
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

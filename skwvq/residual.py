@@ -5,7 +5,6 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval
 
 from . import _codes
@@ -156,18 +155,6 @@ class ResidualWassersteinVQ(MultiCodebookVQ):
         self.random_state = random_state
         self.verbose = verbose
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, sample_weight=None):
-        return super().fit(X, y, sample_weight)
-
-    fit.__doc__ = MultiCodebookVQ.fit.__doc__
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None, sample_weight=None):
-        return super().partial_fit(X, y, sample_weight)
-
-    partial_fit.__doc__ = MultiCodebookVQ.partial_fit.__doc__
-
     def _check_rows(self, rows) -> None:
         if rows.sparse:
             raise TypeError(
@@ -206,7 +193,9 @@ class ResidualWassersteinVQ(MultiCodebookVQ):
                 )
         self.codebooks_ = self._refined(rows, weights, codebooks, rng)
         for level, codebook in zip(levels, self.codebooks_):
-            level.cluster_centers_ = codebook  # partial_fit goes on from the refined codes
+            level.cluster_centers_ = (
+                codebook  # partial_fit goes on from the refined codes
+            )
         self._set_levels(levels)
 
     def _refined(self, rows, weights, codebooks, rng):
