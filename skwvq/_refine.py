@@ -44,7 +44,7 @@ def refine_codebooks(X, codes, codebooks, sample_weight=None) -> np.ndarray:
     >>> codes = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
     >>> start = np.array([[[0.0], [10.0]], [[0.0], [1.0]]])
     >>> refined = refine_codebooks(X, codes, start)
-    >>> np.round(refined[0][:, 0] + refined[1][:, 0, None], 2)  # every sum of codes
+    >>> np.round(refined[0][:, 0, None] + refined[1][:, 0], 2)  # code of level 1 by row
     array([[ 1.,  3.],
            [11., 13.]])
     """
