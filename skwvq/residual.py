@@ -183,8 +183,7 @@ class ResidualWassersteinVQ(MultiCodebookVQ):
             level = self._level(rng, **self._level_settings())
             level.fit(level_input, sample_weight=weights)
             levels.append(level)
-            stacked = np.stack([lv.codebook_ for lv in levels])
-            codebooks = stacked
+            codebooks = np.stack([lv.codebook_ for lv in levels])
             if self.verbose:
                 history = level.history_
                 print(
